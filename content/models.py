@@ -1,0 +1,1 @@
+"""content models (filled in by its issue)."""

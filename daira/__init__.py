@@ -1,0 +1,1 @@
+"""DAIRA project package (wiring only)."""

@@ -1,0 +1,1 @@
+"""Helpers every DAIRA app may import. Nothing here imports an app."""

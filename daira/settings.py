@@ -1,0 +1,344 @@
+"""DAIRA settings: the one settings module, every deployment value from the environment.
+
+Embedded defaults make `make run` and `make test` work on a fresh machine: with debug
+on and no DATABASE_URL / REDIS_URL, daira/embedded.py starts a real Postgres
+(+ pgvector) and a real Redis under var/. With debug off we fail closed: a missing
+secret key or database URL stops start-up (Takahē's rule).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():  # local development only; real env vars win
+    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+
+
+def _required(name: str) -> str:
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DAIRA_DEBUG is off (see .env.example). "
+            "For local development set DAIRA_DEBUG=true to use the embedded defaults."
+        )
+    return value
+
+
+# --- Core ---------------------------------------------------------------------------
+DEBUG = env.bool("DAIRA_DEBUG", default=False)
+TESTING = env.bool("DAIRA_TESTING", default=False)
+if DEBUG:
+    SECRET_KEY = env.str("DAIRA_SECRET_KEY", default="dev-only-not-secret-" + "x" * 40)
+else:
+    SECRET_KEY = _required("DAIRA_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DAIRA_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("DAIRA_CSRF_TRUSTED_ORIGINS", default=[])
+PUBLIC_BASE_URL = env.str("DAIRA_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "graphene_django",
+    "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    # DAIRA apps, in dependency order (DESIGN.md)
+    "daira",
+    "accounts",
+    "social",
+    "moderation",
+    "media",
+    "content",
+    "feeds",
+    "recommendations",
+    "messaging",
+    "wallet",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "daira.middleware.RequestIdMiddleware",
+    "daira.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "daira.middleware.JsonErrorMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "daira.urls"
+ASGI_APPLICATION = "daira.asgi.application"
+WSGI_APPLICATION = "daira.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+APPEND_SLASH = False  # API clients do not follow redirects on POST
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database (Postgres + pgvector; nothing else is supported) ----------------------
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+elif DEBUG or TESTING:
+    from daira import embedded
+
+    DATABASES = {"default": env.db_url_config(embedded.postgres_url())}
+else:
+    DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DAIRA_DB_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each concurrent test run (e.g. two developers on one machine) may pick its own test database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("DAIRA_TEST_DB_NAME", default="test_daira")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis-backed services (cache, rate limits, Celery broker, channel layer, feeds) --
+if env.str("REDIS_URL", default=""):
+    REDIS_URL = env.str("REDIS_URL")
+elif DEBUG or TESTING:
+    from daira import embedded
+
+    REDIS_URL = embedded.redis_url(db=env.int("DAIRA_REDIS_DB", default=0))
+else:
+    REDIS_URL = _required("REDIS_URL")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+    }
+}
+
+# channels-redis 4.3 + redis-py 8: see DESIGN.md "Known pitfalls" for why each value is set.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "max_connections": 4000, "socket_timeout": None}],
+            "capacity": 5000,
+            "expiry": 60,
+            "prefix": "daira-ws",
+        },
+    }
+}
+
+# --- Celery ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None  # tasks report through the database / events, not results
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 10 * 60  # hard kill
+CELERY_TASK_SOFT_TIME_LIMIT = 8 * 60  # raises SoftTimeLimitExceeded in the task first
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ALWAYS_EAGER = False
+# With acks_late, an unacked task is redelivered after this; it must exceed the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Auth, sessions and tokens --------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # overridden in tests for speed
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The single class that turns "Authorization: Bearer <JWT>" into a user. REST, GraphQL and
+# WebSockets all use it, so revocation rules added by accounts apply everywhere at once.
+DAIRA_JWT_AUTHENTICATION_CLASS = env.str(
+    "DAIRA_JWT_AUTHENTICATION_CLASS", default="rest_framework_simplejwt.authentication.JWTAuthentication"
+)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=30),
+    "ROTATE_REFRESH_TOKENS": True,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env.str("DAIRA_JWT_SIGNING_KEY", default=SECRET_KEY),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [DAIRA_JWT_AUTHENTICATION_CLASS],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "daira.lib.pagination.IdCursorPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "daira.lib.drf.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DAIRA API",
+    "DESCRIPTION": "DAIRA (دائرة): the Egypt-first social platform. REST API v1.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Offline docs: both are needed, or the favicon still comes from a CDN (DESIGN.md pitfalls).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+GRAPHENE = {
+    "SCHEMA": "daira.schema.schema",
+    "ATOMIC_MUTATIONS": False,  # services own their transactions
+}
+
+# Largest request body outside uploads; bigger bodies get 413 before they are read.
+DAIRA_MAX_BODY_BYTES = env.int("DAIRA_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+# Paths that stream large bodies themselves (tus uploads) and enforce their own limits.
+DAIRA_BODY_LIMIT_EXEMPT_PREFIXES = ["/api/v1/uploads"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = DAIRA_MAX_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Storage and static files ---------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# WhiteNoise serves admin, Swagger UI and GraphiQL assets from the ASGI server itself, so
+# the docs work with no CDN and no separate web server (from finders in development).
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("DAIRA_MEDIA_ROOT", default="") or BASE_DIR / "var" / "media").resolve()
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": S3_BUCKET,
+                "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+                "access_key": env.str("S3_ACCESS_KEY_ID", default=""),
+                "secret_key": env.str("S3_SECRET_ACCESS_KEY", default=""),
+                "region_name": env.str("S3_REGION", default="auto"),
+                "custom_domain": env.str("S3_CUSTOM_DOMAIN", default="") or None,
+                "querystring_expire": 600,
+                "file_overwrite": False,
+                "default_acl": None,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+else:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+# --- Search ---------------------------------------------------------------------------
+MEILISEARCH_URL = env.str("MEILISEARCH_URL", default="")
+MEILISEARCH_API_KEY = env.str("MEILISEARCH_API_KEY", default="")
+
+# --- Feeds ----------------------------------------------------------------------------
+FANOUT_MAX_FOLLOWERS = env.int("FANOUT_MAX_FOLLOWERS", default=10_000)
+FEED_ACTIVE_DAYS = env.int("DAIRA_FEED_ACTIVE_DAYS", default=14)
+
+# --- Push (FCM) -------------------------------------------------------------------------
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
+
+# --- Internationalisation ---------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("ar", "العربية"), ("en", "English")]
+TIME_ZONE = "Africa/Cairo"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security headers (behind a TLS-terminating proxy in production) --------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Snowflake ids ------------------------------------------------------------------------
+# Optional fixed worker id (0-4095) per process; otherwise one is leased from Redis.
+DAIRA_WORKER_ID = env.str("DAIRA_WORKER_ID", default="")
+
+# --- Logging ------------------------------------------------------------------------------
+LOG_LEVEL = env.str("DAIRA_LOG_LEVEL", default="INFO")
+LOG_JSON = env.bool("DAIRA_LOG_JSON", default=not DEBUG)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "daira.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"()": "daira.logging.ReadableFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_JSON else "text",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},  # our middleware logs 500s with the request id
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+    },
+}
+
+# --- Tracing (OpenTelemetry, only when an exporter endpoint is configured) ---------------
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+
+# --- Metrics --------------------------------------------------------------------------------
+PROMETHEUS_EXPORT_MIGRATIONS = False

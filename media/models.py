@@ -1,0 +1,1 @@
+"""media models (filled in by its issue)."""

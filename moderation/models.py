@@ -1,0 +1,1 @@
+"""moderation models (filled in by its issue)."""

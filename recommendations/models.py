@@ -1,0 +1,1 @@
+"""recommendations models (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""social models (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""wallet models (filled in by its issue)."""

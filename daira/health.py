@@ -32,10 +32,15 @@ def _check_redis() -> None:
 
 
 def _check_broker() -> None:
-    from daira.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=1)
+    options = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=1, transport_options=options) as conn:
+        if conn.transport_cls in ("redis", "rediss"):
+            # kombu's Redis transport connects lazily; a PING through a channel is a real check.
+            conn.default_channel.client.ping()
+        else:
+            conn.ensure_connection(max_retries=1, timeout=1)
 
 
 CHECKS = {"postgres": _check_postgres, "redis": _check_redis, "broker": _check_broker}

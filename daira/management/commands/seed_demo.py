@@ -32,7 +32,37 @@ def seed_users() -> None:
             User.objects.create_user(handle, DEMO_PASSWORD, phone=phone, email=email)
 
 
-SEED_STEPS = [("demo admin", seed_admin), ("demo users", seed_users)]
+def seed_profiles() -> None:
+    from accounts.seed import seed_profiles as step
+
+    step()
+
+
+def seed_social() -> None:
+    from social.seed import seed_social as step
+
+    step()
+
+
+SEED_STEPS = [("demo admin", seed_admin), ("demo users", seed_users), ("demo profiles", seed_profiles), ("social graph", seed_social)]
+
+
+def seed_moderation() -> None:
+    from moderation.seed import seed_moderation as step
+
+    step()
+
+
+SEED_STEPS.append(("moderation", seed_moderation))
+
+
+def seed_content() -> None:
+    from content.seed import seed_content as step
+
+    step()
+
+
+SEED_STEPS.append(("content", seed_content))
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test stop status install migrate seed shell bench-feeds clean-var help
+.PHONY: run test browser stop status install migrate seed shell bench-feeds clean-var help
 
 help:
 	@echo "make run | make test | make stop | make status | make shell"
@@ -25,8 +25,18 @@ install: $(STAMP)
 run: install .env
 	$(BIN)/python -m daira.devserver
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Browser tests (moderation review queue) use Debian's chromium + chromedriver. Installed here
+# when missing and running as root with apt-get; otherwise (or if apt fails) those tests skip.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	      || echo "browser: apt-get install failed; browser tests will skip"; \
+	  else echo "browser: no /usr/bin/chromium and cannot apt-get as root; browser tests will skip"; fi; \
+	fi
 
 stop: install
 	$(BIN)/python -m daira.embedded stop

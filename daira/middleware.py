@@ -8,8 +8,8 @@ import re
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpResponse
 
 from daira.logs import request_id_var
 
@@ -87,6 +87,16 @@ class JsonErrorMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, RequestDataTooBig):
             return _json(413, "payload_too_large", "The request body is too large.")
+        if isinstance(exception, (Http404, PermissionDenied, SuspiciousOperation, BadRequest)):
+            # Not server errors. API paths get our JSON shape; HTML pages (the admin) get
+            # Django's own 404/403/400 pages.
+            if not request.path.startswith(self.JSON_PREFIXES):
+                return None
+            if isinstance(exception, Http404):
+                return _json(404, "not_found", "Not found.")
+            if isinstance(exception, PermissionDenied):
+                return _json(403, "permission_denied", "You do not have permission to do this.")
+            return _json(400, "malformed", "The request could not be understood.")
         request_id = getattr(request, "request_id", "-")
         logger.error(
             "request.unhandled_exception",

@@ -208,7 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "daira.lib.pagination.IdCursorPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "daira.lib.drf.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "daira.lib.drf.DairaAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -511,8 +511,8 @@ RECS_SIGNAL_DEDUPE_S = 24 * 3600  # one LIKE/COMMENT/SHARE/FOLLOW per (user, tar
 RECS_SCORE_WEIGHTS = {"similarity": 0.5, "recency": 0.2, "engagement": 0.2, "diversity": 0.1}
 RECS_LEARNING_RATE = 0.1  # u += rate · (v − u)
 RECS_MAX_INTERESTS = 3
-RECS_INTEREST_SPLIT_BELOW = 0.35  # a strong signal this far (cosine) from every interest starts a new one
-RECS_INTEREST_MERGE_ABOVE = 0.85  # two interests this close are merged
+RECS_INTEREST_SPLIT_BELOW = 0.2  # a strong signal this far (cosine) from every interest starts a new one
+RECS_INTEREST_MERGE_ABOVE = 0.7  # two interests this close are merged
 RECS_RECENCY_HALF_LIFE_H = 48
 RECS_CANDIDATES_PER_INTEREST = 150
 RECS_EXPLORATION_SHARE = 0.1

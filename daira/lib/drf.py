@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema
 from rest_framework.response import Response
 
 from daira.lib.errors import ApplicationError, RateLimited
@@ -76,3 +77,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return Response(body, status=exc.status_code, headers=headers)
+
+
+class DairaAutoSchema(AutoSchema):
+    """OpenAPI generation with unique component names for nested serializers.
+
+    House style nests `InputSerializer` inside each view; drf-spectacular would name them
+    all "Input" and merge unrelated shapes. A nested serializer is named after its outer
+    class instead: `PostCreateApi.InputSerializer` becomes "PostCreateInput".
+    """
+
+    def get_serializer_name(self, serializer, direction):
+        # Only reached when no component_name / ref_name override is set.
+        cls = serializer if isinstance(serializer, type) else serializer.__class__
+        outer, _, inner = cls.__qualname__.rpartition(".")
+        if not outer or "<locals>" in outer:
+            return super().get_serializer_name(serializer, direction)
+        return f"{outer.replace('.', '').removesuffix('Api')}{inner.removesuffix('Serializer')}"

@@ -104,3 +104,36 @@ def graphql(api_client):
         return response.json()
 
     return run
+
+
+# --- Real browser (Debian chromium + chromedriver, driven by Selenium) -----------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Background networking off: this machine has no outside network, and Chromium's own
+# connections would otherwise fail noisily at every start.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-quic", "--window-size=1280,1000",
+]
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium. `make test` installs Debian's chromium + chromium-driver when
+    missing and running as root (the Makefile's `browser` target); tests using this fixture
+    skip, saying so, only when the binaries are not there."""
+    import os
+
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} missing: run `make browser` as root to run browser tests")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()

@@ -8,45 +8,13 @@ by hand: `apt-get update && apt-get install -y chromium chromium-driver`. This t
 nothing itself and skips, saying so, only when the browser is not there.
 """
 
-import os
-
 import pytest
 
 from accounts.tests.factories import UserFactory
 from moderation.models import AuditLog, Case, Decision
 from moderation.services import report_create
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--window-size=1280,1000",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-        reason=f"{CHROMIUM} or {CHROMEDRIVER} missing: run `make browser` as root "
-               "(apt-get install chromium chromium-driver) to run the browser test",
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def test_moderator_removes_reported_content_in_the_browser(live_server, browser, settings, moderator, post_of):

@@ -38,6 +38,9 @@ app.conf.beat_schedule = {
     # feeds: users' search popularity (follower counts) and any missed profile update
     "feeds-search-users-reindex": {"task": "feeds.tasks.search_reindex_task", "schedule": crontab(minute=23),
                                    "kwargs": {"kind": "user"}},
+    # recommendations: daily interaction partitions (create ahead, drop past retention); collaborative vectors
+    "recs-partitions-maintain": {"task": "recommendations.tasks.partitions_maintain_task", "schedule": crontab(minute=7)},
+    "recs-collab-factorise": {"task": "recommendations.tasks.collab_factorise_task", "schedule": crontab(minute=37)},
 }
 
 app.autodiscover_tasks()

@@ -36,7 +36,7 @@ ROUTES: dict[str, list[str]] = {
     "user.reactivated": ["feeds.tasks.user_search_index_task"],  # {user_id} restored within the grace period
     "user.purged": ["feeds.tasks.user_search_index_task"],  # {user_id} row deleted (deletion hooks already ran)
     # --- social --- (payloads: user ids; see social/services.py)
-    "follow.created": ["messaging.tasks.follow_notify_task", "feeds.tasks.follow_backfill_task"],  # {follower_id, followee_id}
+    "follow.created": ["messaging.tasks.follow_notify_task", "feeds.tasks.follow_backfill_task", "recommendations.tasks.follow_record_task"],  # {follower_id, followee_id}
     "follow.removed": ["feeds.tasks.follow_removed_task"],  # {follower_id, followee_id}
     "follow_request.created": ["messaging.tasks.follow_request_notify_task"],  # {requester_id, target_id}
     "follow_request.accepted": ["messaging.tasks.follow_accepted_notify_task", "feeds.tasks.follow_backfill_task"],  # {requester_id, target_id}
@@ -50,10 +50,10 @@ ROUTES: dict[str, list[str]] = {
     "shadowban.changed": [],  # {user_id, active}
     # --- moderation --- (see moderation/services.py)
     # {content_type: "app_label.model", object_id}: hide the target pending review.
-    "moderation.target_hidden": ["content.tasks.moderation_target_hidden_task"],
+    "moderation.target_hidden": ["content.tasks.moderation_target_hidden_task", "messaging.tasks.moderation_target_hidden_task"],
     # {case_id, decision, target_app_label, target_model, target_id, target_user_id}; decision is
     # dismiss|warn|limit|remove|suspend_1d|suspend_7d|suspend_30d|suspend_permanent|restored.
-    "moderation.decided": ["content.tasks.moderation_decided_task"],
+    "moderation.decided": ["content.tasks.moderation_decided_task", "messaging.tasks.moderation_decided_task"],
     # {user_id, kind: "decision"|"appeal_decided", decision_id, decision}: tell the user.
     "moderation.user_notified": ["messaging.tasks.moderation_notify_task"],
     # --- media ---
@@ -67,14 +67,14 @@ ROUTES: dict[str, list[str]] = {
     "post.created": [],
     # {post_id, author_id, parent_id, root_id}: published and visible for the first time (once);
     # feeds fan out on this one (a pending or held post is not announced until it is ready)
-    "post.published": ["messaging.tasks.post_reply_notify_task", "feeds.tasks.post_fan_out_task", "feeds.tasks.post_search_index_task"],
-    "post.updated": ["feeds.tasks.post_search_index_task"],  # {post_id, author_id}: text, audience or comment settings changed
-    "post.deleted": ["feeds.tasks.post_deleted_task"],  # {post_id, author_id}: soft-deleted by its author (or purged)
+    "post.published": ["messaging.tasks.post_reply_notify_task", "feeds.tasks.post_fan_out_task", "feeds.tasks.post_search_index_task", "recommendations.tasks.post_embed_task"],
+    "post.updated": ["feeds.tasks.post_search_index_task", "recommendations.tasks.post_refresh_task"],  # {post_id, author_id}: text, audience or comment settings changed
+    "post.deleted": ["feeds.tasks.post_deleted_task", "recommendations.tasks.post_refresh_task"],  # {post_id, author_id}: soft-deleted by its author (or purged)
     # {comment_id, post_id, author_id, post_author_id, parent_id, parent_author_id}
-    "comment.created": ["messaging.tasks.comment_notify_task", "feeds.tasks.comment_trending_task"],
+    "comment.created": ["messaging.tasks.comment_notify_task", "feeds.tasks.comment_trending_task", "recommendations.tasks.comment_record_task"],
     # {target_type: "post"|"comment"|"story", target_id, user_id, owner_id, reaction}
-    "reaction.added": ["messaging.tasks.reaction_notify_task", "feeds.tasks.reaction_trending_task"],
-    "repost.created": ["messaging.tasks.repost_notify_task", "feeds.tasks.repost_fan_out_task"],  # {post_id, user_id, author_id}
+    "reaction.added": ["messaging.tasks.reaction_notify_task", "feeds.tasks.reaction_trending_task", "recommendations.tasks.reaction_record_task"],
+    "repost.created": ["messaging.tasks.repost_notify_task", "feeds.tasks.repost_fan_out_task", "recommendations.tasks.repost_record_task"],  # {post_id, user_id, author_id}
     "quote.created": ["messaging.tasks.quote_notify_task", "feeds.tasks.quote_trending_task"],  # {post_id, author_id, quoted_post_id, quoted_author_id}
     # {mention_id, target_type: "post"|"comment"|"story", target_id, author_id, mentioned_id}
     "mention.created": ["messaging.tasks.mention_notify_task"],

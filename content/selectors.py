@@ -1,0 +1,652 @@
+"""Content reads, every one already filtered by the visibility policy (social/policy.py).
+
+The rule for a post, in one place (`post_visible_q`):
+- alive (not soft-deleted), published and moderation-visible; the author also sees their
+  own pending, failed and held posts (never hidden or removed ones... except that they
+  stay visible to the author as "held" only while held);
+- AND `policy.content_visible_q` (blocks, suspended/deactivated authors, private accounts,
+  audiences incl. circles and registered ones, shadowbans).
+
+Lists return `daira.lib.pagination.Page`s, newest first by snowflake id unless stated.
+Everything a post card renders (author + profile, media + assets, sound) is loaded with
+`select_related`/`prefetch_related`; the viewer's own reaction, bookmark and repost flags,
+quoted posts and data-saver playback are added by `posts_hydrate` in a fixed number of
+queries (the PostOutputSerializer list calls it for you).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from daira.lib.errors import Invalid, NotFound
+from daira.lib.pagination import Page, encode_cursor, paginate_by_id
+from content.models import (
+    Bookmark,
+    Collection,
+    Comment,
+    Hashtag,
+    Mention,
+    ModerationState,
+    Post,
+    PostEdit,
+    PostMedia,
+    Reaction,
+    ReactionType,
+    Repost,
+    Sound,
+    Story,
+    StoryView,
+)
+from daira.lib.text import normalize_hashtag
+from social import policy
+
+MAX_THREAD_DEPTH = 5
+HASHTAG_TOP_WINDOW = timedelta(days=30)
+HASHTAG_TOP_MAX = 200  # the "top" tab ranks at most this many recent posts
+
+
+def _vid(viewer) -> int | None:
+    return policy.viewer_id(viewer)
+
+
+# --- posts: the visibility rule ---------------------------------------------------------------
+def post_visible_q(viewer, prefix: str = "") -> Q:
+    """The full rule for Post rows as one Q; `prefix` is the path to the post ("post__")."""
+
+    def f(name: str) -> str:
+        return f"{prefix}{name}"
+
+    live = Q(**{f("deleted_at__isnull"): True})
+    public_state = Q(**{f("status"): Post.Status.PUBLISHED, f("moderation_state"): ModerationState.VISIBLE})
+    vid = _vid(viewer)
+    if vid is not None:
+        public_state |= Q(
+            **{f("author_id"): vid, f("moderation_state__in"): [ModerationState.VISIBLE, ModerationState.HELD]}
+        )
+    author_field = f("author")
+    return (
+        live
+        & public_state
+        & policy.content_visible_q(
+            viewer, author_field=author_field, audience_field=f("audience"), circle_field=f("circle")
+        )
+    )
+
+
+def _render_related(queryset: QuerySet[Post]) -> QuerySet[Post]:
+    return queryset.select_related("author__profile", "sound").prefetch_related(
+        Prefetch("media_items", queryset=PostMedia.objects.select_related("asset").order_by("position"))
+    )
+
+
+def post_list_visible_to(
+    *, viewer, author_id: int | None = None, kind: str | None = None, top_level_only: bool = False
+) -> QuerySet[Post]:
+    """Posts `viewer` may see, newest first, with everything a post card renders.
+
+    Filters: `author_id`, `kind` (text/photo/carousel/video), `top_level_only` (no replies).
+    Mutes are not applied (feeds AND `policy.exclude_muted_q` themselves).
+    """
+    posts = Post.objects.filter(post_visible_q(viewer))
+    if author_id is not None:
+        posts = posts.filter(author_id=author_id)
+    if kind is not None:
+        posts = posts.filter(kind=kind)
+    if top_level_only:
+        posts = posts.filter(parent__isnull=True)
+    return _render_related(posts).order_by("-id")
+
+
+def post_get_visible(*, viewer, post_id: Any) -> Post:
+    """One post `viewer` may see, or NotFound: missing, deleted, hidden, removed, pending for
+    someone else and out-of-audience all look the same on purpose."""
+    try:
+        post_id = int(post_id)
+    except (TypeError, ValueError):
+        raise NotFound("Post not found.") from None
+    post = post_list_visible_to(viewer=viewer).filter(pk=post_id).first()
+    if post is None:
+        raise NotFound("Post not found.")
+    return post
+
+
+def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool = False) -> list[Post]:
+    """The posts among `post_ids` that `viewer` may see, in the order given (duplicates
+    once; unknown, deleted and invisible ids dropped; with `exclude_muted`, also posts by
+    authors the viewer muted for posts — what a home feed wants).
+
+    One primary-key query with the policy applied (+ the fixed prefetch queries for media),
+    so a feed page costs the same however its ids were chosen. Render with
+    `PostOutputSerializer(posts, many=True, context={"viewer": viewer})`.
+    """
+    wanted = list(dict.fromkeys(int(i) for i in post_ids))
+    if not wanted:
+        return []
+    posts = post_list_visible_to(viewer=viewer).filter(pk__in=wanted)
+    if exclude_muted:
+        posts = posts.filter(policy.exclude_muted_q(viewer, "author", kind="posts"))
+    found = {post.pk: post for post in posts}
+    return [found[i] for i in wanted if i in found]
+
+
+def post_ids_recent_by_author(*, author_id: int, limit: int) -> list[int]:
+    """Ids of the author's most recent published, visible, live top-level posts (newest first).
+
+    For feeds' fan-in of big accounts and cold-feed rebuilds: no viewer filter here, the
+    feed applies `posts_visible_by_ids` when it renders.
+    """
+    return list(
+        Post.objects.filter(
+            author_id=author_id,
+            deleted_at__isnull=True,
+            status=Post.Status.PUBLISHED,
+            moderation_state=ModerationState.VISIBLE,
+            parent__isnull=True,
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)[: max(0, int(limit))]
+    )
+
+
+def post_edits_list(*, viewer, post_id: Any) -> list[PostEdit]:
+    """Earlier versions of a visible post, newest first (the "edited" history)."""
+    post = post_get_visible(viewer=viewer, post_id=post_id)
+    return list(PostEdit.objects.filter(post=post).order_by("-id"))
+
+
+# --- rendering helpers ------------------------------------------------------------------------
+@dataclass
+class PostRender:
+    """What a post card needs beyond the row, computed for a whole page at once."""
+
+    viewer_reaction: str | None = None
+    saved: bool = False
+    reposted: bool = False
+    quote: Post | None = None
+    data_saver: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _data_saver(viewer) -> bool:
+    vid = _vid(viewer)
+    if vid is None:
+        return False
+    from accounts.models import UserSettings
+
+    row = UserSettings.objects.filter(user_id=vid).values_list("data_saver", flat=True).first()
+    return True if row is None else bool(row)
+
+
+def posts_hydrate(*, viewer, posts: Iterable[Post]) -> list[Post]:
+    """Attach `post.render` (a PostRender) to each post and to any post it quotes.
+
+    Fixed cost for any page size: quoted posts (through `posts_visible_by_ids`, so a quote
+    of something the viewer may not see renders as unavailable), the viewer's reactions,
+    bookmarks and reposts (one query each), and the viewer's data-saver setting (one).
+    """
+    posts = [p for p in posts if getattr(p, "render", None) is None]
+    if not posts:
+        return []
+    data_saver = _data_saver(viewer)
+    quote_ids = [p.quote_of_id for p in posts if p.quote_of_id]
+    quoted = {q.pk: q for q in posts_visible_by_ids(viewer=viewer, post_ids=quote_ids)} if quote_ids else {}
+    everything = posts + [q for q in quoted.values() if getattr(q, "render", None) is None]
+    ids = [p.pk for p in everything]
+    vid = _vid(viewer)
+    reactions: dict[int, str] = {}
+    saved: set[int] = set()
+    reposted: set[int] = set()
+    if vid is not None:
+        reactions = dict(Reaction.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", "reaction"))
+        saved = set(Bookmark.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", flat=True))
+        reposted = set(Repost.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", flat=True))
+    for post in everything:
+        post.render = PostRender(
+            viewer_reaction=reactions.get(post.pk),
+            saved=post.pk in saved,
+            reposted=post.pk in reposted,
+            quote=quoted.get(post.quote_of_id) if post.quote_of_id else None,
+            data_saver=data_saver,
+        )
+    return posts
+
+
+# --- pagination helpers -----------------------------------------------------------------------
+def _pair_cursor_encode(score: int, pk: int) -> str:
+    return encode_cursor(f"{score}:{pk}")
+
+
+def _pair_cursor_decode(cursor: str | None) -> tuple[int, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        score, pk = raw.split(":")
+        return int(score), int(pk)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Invalid("The cursor is not valid.", field="cursor") from None
+
+
+# --- pages: profile tabs, hashtags, sounds ------------------------------------------------------
+PROFILE_TABS = ("posts", "videos", "reposts", "tagged")
+
+
+@dataclass
+class ProfilePage:
+    items: list[Post]
+    next_cursor: str | None
+    pinned: list[Post]
+
+
+def profile_posts(*, viewer, user, tab: str = "posts", cursor: str | None = None, limit: int = 20) -> ProfilePage:
+    """A profile tab of `user` as `viewer` sees it.
+
+    posts: top-level posts, pinned ones on the first page's `pinned` (not repeated);
+    videos: video posts; reposts: posts `user` reposted (newest repost first; the cursor is
+    the repost id); tagged: posts mentioning `user`. Raises Invalid for an unknown tab and
+    NotFound when `viewer` may not see the profile; a private wall gives an empty page.
+    """
+    if tab not in PROFILE_TABS:
+        raise Invalid(f"tab must be one of {', '.join(PROFILE_TABS)}.", field="tab")
+    if not policy.can_view_profile(viewer, user):
+        raise NotFound("User not found.")
+    if tab == "reposts":
+        rows = Repost.objects.filter(user_id=user.pk).filter(post_visible_q(viewer, prefix="post__"))
+        page = paginate_by_id(rows, cursor=cursor, limit=limit)
+        by_id = {p.pk: p for p in _render_related(Post.objects.filter(pk__in=[r.post_id for r in page.items]))}
+        return ProfilePage(items=[by_id[r.post_id] for r in page.items if r.post_id in by_id],
+                           next_cursor=page.next_cursor, pinned=[])
+    if tab == "tagged":
+        posts = post_list_visible_to(viewer=viewer).filter(
+            Exists(Mention.objects.filter(post_id=OuterRef("pk"), mentioned_id=user.pk))
+        )
+        page = paginate_by_id(posts, cursor=cursor, limit=limit)
+        return ProfilePage(items=page.items, next_cursor=page.next_cursor, pinned=[])
+    posts = post_list_visible_to(
+        viewer=viewer, author_id=user.pk, kind=Post.Kind.VIDEO if tab == "videos" else None, top_level_only=True
+    )
+    pinned: list[Post] = []
+    if tab == "posts":
+        if not cursor:
+            pinned = list(posts.filter(pinned_at__isnull=False).order_by("-pinned_at"))
+        posts = posts.filter(pinned_at__isnull=True)
+    page = paginate_by_id(posts, cursor=cursor, limit=limit)
+    return ProfilePage(items=page.items, next_cursor=page.next_cursor, pinned=pinned)
+
+
+def hashtag_get(*, name: str) -> Hashtag:
+    """The hashtag by any spelling (#مَصر finds مصر), or NotFound."""
+    hashtag = Hashtag.objects.filter(name=normalize_hashtag(str(name))[:100]).first()
+    if hashtag is None:
+        raise NotFound("Hashtag not found.")
+    return hashtag
+
+
+def hashtag_posts(*, viewer, name: str, sort: str = "recent", cursor: str | None = None, limit: int = 20) -> tuple[Hashtag, Page]:
+    """A hashtag page: `recent` (newest first) or `top` (most engaged in the last 30 days;
+    score = reactions + 2 × comments + 3 × reposts + quotes, ties newest first).
+
+    A discovery surface: shadowbanned authors are dropped (policy.discovery_q)."""
+    if sort not in ("recent", "top"):
+        raise Invalid("sort must be recent or top.", field="sort")
+    hashtag = hashtag_get(name=name)
+    posts = post_list_visible_to(viewer=viewer).filter(
+        policy.discovery_q(viewer), Exists(hashtag.post_links.filter(post_id=OuterRef("pk")))
+    )
+    if sort == "recent":
+        return hashtag, paginate_by_id(posts, cursor=cursor, limit=limit)
+    from daira.lib import ids
+
+    since = ids.min_id_at(timezone.now() - HASHTAG_TOP_WINDOW)
+    posts = posts.filter(pk__gte=since).annotate(
+        score=F("reactions_count") + 2 * F("comments_count") + 3 * F("reposts_count") + F("quotes_count")
+    )
+    after = _pair_cursor_decode(cursor)
+    if after is not None:
+        score, pk = after
+        posts = posts.filter(Q(score__lt=score) | Q(score=score, pk__lt=pk))
+    rows = list(posts.order_by("-score", "-id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _pair_cursor_encode(rows[-1].score, rows[-1].pk) if more and rows else None
+    return hashtag, Page(items=rows, next_cursor=next_cursor)
+
+
+def sound_get(*, sound_id: Any) -> Sound:
+    try:
+        sound = Sound.objects.filter(pk=int(sound_id)).first()
+    except (TypeError, ValueError):
+        sound = None
+    if sound is None:
+        raise NotFound("Sound not found.")
+    return sound
+
+
+def sound_videos(*, viewer, sound_id: Any, cursor: str | None = None, limit: int = 20) -> tuple[Sound, Page]:
+    """Visible published videos that use the sound, newest first (a discovery surface)."""
+    sound = sound_get(sound_id=sound_id)
+    posts = post_list_visible_to(viewer=viewer, kind=Post.Kind.VIDEO).filter(policy.discovery_q(viewer), sound=sound)
+    return sound, paginate_by_id(posts, cursor=cursor, limit=limit)
+
+
+# --- threads ----------------------------------------------------------------------------------
+@dataclass
+class ThreadNode:
+    post: Post
+    replies: list[ThreadNode]
+    next_cursor: str | None  # continue this level with post_replies(post_id=post.pk, cursor=...)
+
+
+def post_replies(*, viewer, post_id: Any, cursor: str | None = None, limit: int = 20) -> Page:
+    """Direct replies to a visible post, oldest first (conversation order), by cursor."""
+    parent = post_get_visible(viewer=viewer, post_id=post_id)
+    replies = post_list_visible_to(viewer=viewer).filter(parent=parent)
+    return paginate_by_id(replies, cursor=cursor, limit=limit, descending=False)
+
+
+def post_thread(*, viewer, post_id: Any, depth: int = 2, limit: int = 10, cursor: str | None = None) -> ThreadNode:
+    """A post with its replies down to `depth` levels (1..5): the first level paginated by
+    `cursor`, each deeper node with its first `limit` replies and its own next_cursor.
+
+    One query per level however wide (a window function ranks replies per parent), so a
+    thread costs 1 + depth queries plus the fixed prefetches of each level.
+    """
+    depth = max(1, min(int(depth), MAX_THREAD_DEPTH))
+    root = post_get_visible(viewer=viewer, post_id=post_id)
+    first = post_replies(viewer=viewer, post_id=root.pk, cursor=cursor, limit=limit)
+    root_node = ThreadNode(post=root, replies=[ThreadNode(p, [], None) for p in first.items],
+                           next_cursor=first.next_cursor)
+    level = root_node.replies
+    for _ in range(depth - 1):
+        if not level:
+            break
+        by_parent = {node.post.pk: node for node in level}
+        ranked = (
+            Post.objects.filter(post_visible_q(viewer), parent_id__in=list(by_parent))
+            .annotate(rank=Window(RowNumber(), partition_by=[F("parent_id")], order_by=F("id").asc()))
+            .filter(rank__lte=limit + 1)
+        )
+        rows = list(_render_related(ranked).order_by("parent_id", "id"))
+        next_level: list[ThreadNode] = []
+        for row in rows:
+            node = by_parent[row.parent_id]
+            if row.rank > limit:
+                node.next_cursor = encode_cursor(node.replies[-1].post.pk)
+                continue
+            child = ThreadNode(row, [], None)
+            node.replies.append(child)
+            next_level.append(child)
+        level = next_level
+    return root_node
+
+
+def thread_posts(node: ThreadNode) -> list[Post]:
+    """Every post in a thread tree (for hydration)."""
+    found = [node.post]
+    for child in node.replies:
+        found.extend(thread_posts(child))
+    return found
+
+
+# --- who reacted / reposted -------------------------------------------------------------------
+def post_reactions_list(*, viewer, post_id: Any, reaction: str | None = None, cursor: str | None = None,
+                        limit: int = 20) -> Page:
+    """Reaction rows (with `user.profile`) on a visible post, newest first; people the
+    viewer may not see (blocked either way, inactive) never appear."""
+    post = post_get_visible(viewer=viewer, post_id=post_id)
+    if reaction is not None and reaction not in ReactionType.values:
+        raise Invalid("Unknown reaction.", field="reaction")
+    rows = Reaction.objects.filter(post=post).filter(policy.visible_users_q(viewer, "user"))
+    if reaction:
+        rows = rows.filter(reaction=reaction)
+    return paginate_by_id(rows.select_related("user__profile"), cursor=cursor, limit=limit)
+
+
+def post_reposters_list(*, viewer, post_id: Any, cursor: str | None = None, limit: int = 20) -> Page:
+    """Repost rows (with `user.profile`) of a visible post, newest first, visible people only."""
+    post = post_get_visible(viewer=viewer, post_id=post_id)
+    rows = Repost.objects.filter(post=post).filter(policy.visible_users_q(viewer, "user"))
+    return paginate_by_id(rows.select_related("user__profile"), cursor=cursor, limit=limit)
+
+
+def post_quotes_list(*, viewer, post_id: Any, cursor: str | None = None, limit: int = 20) -> Page:
+    """Visible posts quoting a visible post, newest first."""
+    post = post_get_visible(viewer=viewer, post_id=post_id)
+    return paginate_by_id(post_list_visible_to(viewer=viewer).filter(quote_of=post), cursor=cursor, limit=limit)
+
+
+# --- comments ---------------------------------------------------------------------------------
+def comment_visible_q(viewer, prefix: str = "") -> Q:
+    """Comments `viewer` may see: alive, moderation-visible (authors also see their held
+    ones), by someone the viewer may see, on a post the viewer may see."""
+    vid = _vid(viewer)
+    state = Q(**{f"{prefix}moderation_state": ModerationState.VISIBLE})
+    if vid is not None:
+        state |= Q(**{f"{prefix}author_id": vid, f"{prefix}moderation_state": ModerationState.HELD})
+    return (
+        Q(**{f"{prefix}deleted_at__isnull": True})
+        & state
+        & policy.visible_users_q(viewer, f"{prefix}author")
+        & post_visible_q(viewer, prefix=f"{prefix}post__")
+    )
+
+
+def _comments_rendered(rows: QuerySet[Comment]) -> QuerySet[Comment]:
+    return rows.select_related("author__profile")
+
+
+def comment_get_visible(*, viewer, comment_id: Any) -> Comment:
+    try:
+        comment_id = int(comment_id)
+    except (TypeError, ValueError):
+        raise NotFound("Comment not found.") from None
+    comment = _comments_rendered(Comment.objects.filter(comment_visible_q(viewer), pk=comment_id)).select_related(
+        "post"
+    ).first()
+    if comment is None:
+        raise NotFound("Comment not found.")
+    return comment
+
+
+@dataclass
+class CommentPage:
+    items: list[Comment]
+    next_cursor: str | None
+    pinned: list[Comment]
+
+
+def comment_list(*, viewer, post_id: Any, cursor: str | None = None, limit: int = 20) -> CommentPage:
+    """Top-level comments of a visible post, newest first, each with `replies_count`; the
+    pinned one (at most one) on the first page's `pinned`, not repeated in `items`."""
+    post = post_get_visible(viewer=viewer, post_id=post_id)
+    rows = _comments_rendered(Comment.objects.filter(comment_visible_q(viewer), post=post, parent__isnull=True))
+    pinned = list(rows.filter(pinned_at__isnull=False)) if not cursor else []
+    page = paginate_by_id(rows.filter(pinned_at__isnull=True), cursor=cursor, limit=limit)
+    return CommentPage(items=page.items, next_cursor=page.next_cursor, pinned=pinned)
+
+
+def comment_replies(*, viewer, comment_id: Any, cursor: str | None = None, limit: int = 20) -> Page:
+    """Replies to a visible comment, oldest first."""
+    parent = comment_get_visible(viewer=viewer, comment_id=comment_id)
+    rows = _comments_rendered(Comment.objects.filter(comment_visible_q(viewer), parent=parent))
+    return paginate_by_id(rows, cursor=cursor, limit=limit, descending=False)
+
+
+def comments_viewer_reactions(*, viewer, comments: Iterable[Comment]) -> dict[int, str]:
+    """{comment_id: reaction} of the viewer over a page of comments (one query)."""
+    vid = _vid(viewer)
+    ids = [c.pk for c in comments]
+    if vid is None or not ids:
+        return {}
+    return dict(Reaction.objects.filter(user_id=vid, comment_id__in=ids).values_list("comment_id", "reaction"))
+
+
+# --- bookmarks --------------------------------------------------------------------------------
+def bookmark_list(*, actor, collection_id: Any = None, cursor: str | None = None, limit: int = 20) -> Page:
+    """The actor's bookmarks (newest first; optionally one collection's), whose posts the
+    actor may still see (deleted or now-invisible posts drop out). Items are Posts; the
+    cursor is the bookmark id."""
+    rows = Bookmark.objects.filter(user_id=actor.pk).filter(post_visible_q(actor, prefix="post__"))
+    if collection_id is not None:
+        collection = collection_get_owned(actor=actor, collection_id=collection_id)
+        rows = rows.filter(collection=collection)
+    page = paginate_by_id(rows, cursor=cursor, limit=limit)
+    by_id = {p.pk: p for p in _render_related(Post.objects.filter(pk__in=[b.post_id for b in page.items]))}
+    return Page(items=[by_id[b.post_id] for b in page.items if b.post_id in by_id], next_cursor=page.next_cursor)
+
+
+def collection_get_owned(*, actor, collection_id: Any) -> Collection:
+    try:
+        collection = Collection.objects.filter(pk=int(collection_id), owner_id=actor.pk).first()
+    except (TypeError, ValueError):
+        collection = None
+    if collection is None:
+        raise NotFound("Collection not found.")
+    return collection
+
+
+def collection_list(*, actor) -> list[Collection]:
+    return list(Collection.objects.filter(owner_id=actor.pk).order_by("name"))
+
+
+# --- stories ----------------------------------------------------------------------------------
+def story_visible_q(viewer, prefix: str = "", *, now=None) -> Q:
+    """Active stories `viewer` may see: not expired (strictly before expires_at), alive,
+    published and moderation-visible (the author sees their own pending/held ones), and
+    allowed by `policy.content_visible_q`."""
+    now = now or timezone.now()
+    vid = _vid(viewer)
+    state = Q(**{f"{prefix}status": Story.Status.PUBLISHED, f"{prefix}moderation_state": ModerationState.VISIBLE})
+    if vid is not None:
+        state |= Q(**{f"{prefix}author_id": vid, f"{prefix}moderation_state__in": [ModerationState.VISIBLE,
+                                                                                    ModerationState.HELD]})
+    return (
+        Q(**{f"{prefix}expires_at__gt": now, f"{prefix}deleted_at__isnull": True})
+        & state
+        & policy.content_visible_q(
+            viewer, author_field=f"{prefix}author", audience_field=f"{prefix}audience", circle_field=f"{prefix}circle"
+        )
+    )
+
+
+def _stories_rendered(rows: QuerySet[Story], viewer) -> QuerySet[Story]:
+    vid = _vid(viewer)
+    rows = rows.select_related("author__profile", "asset", "sound")
+    if vid is not None:
+        rows = rows.annotate(seen=Exists(StoryView.objects.filter(story_id=OuterRef("pk"), viewer_id=vid)))
+    return rows
+
+
+def story_get_visible(*, viewer, story_id: Any) -> Story:
+    """One active story `viewer` may see, or NotFound (expired looks missing)."""
+    try:
+        story_id = int(story_id)
+    except (TypeError, ValueError):
+        raise NotFound("Story not found.") from None
+    story = _stories_rendered(Story.objects.filter(story_visible_q(viewer), pk=story_id), viewer).first()
+    if story is None:
+        raise NotFound("Story not found.")
+    return story
+
+
+def story_list_for_author(*, viewer, author_id: Any) -> list[Story]:
+    """`author`'s active stories that `viewer` may see, oldest first, each with `seen`."""
+    try:
+        author_id = int(author_id)
+    except (TypeError, ValueError):
+        raise NotFound("User not found.") from None
+    rows = Story.objects.filter(story_visible_q(viewer), author_id=author_id)
+    return list(_stories_rendered(rows, viewer).order_by("id"))
+
+
+@dataclass
+class StoryRing:
+    author: Any
+    latest_story_id: int
+    stories_count: int
+    unseen_count: int
+
+    @property
+    def has_unseen(self) -> bool:
+        return self.unseen_count > 0
+
+
+def story_rings(*, viewer, limit: int = 100) -> list[StoryRing]:
+    """The rings bar: accounts `viewer` follows with active stories `viewer` may see, those
+    with unseen stories first, then by their latest story (newest first). Authors the
+    viewer muted for stories, and anyone blocked either way, are left out.
+
+    Two queries: the grouped stories, then the authors with profiles.
+    """
+    vid = _vid(viewer)
+    if vid is None:
+        return []
+    from django.db.models import Count, Max
+
+    from accounts.models import User
+
+    seen = Exists(StoryView.objects.filter(story_id=OuterRef("pk"), viewer_id=vid))
+    groups = list(
+        Story.objects.filter(
+            story_visible_q(viewer),
+            policy.exclude_muted_q(viewer, "author", kind="stories"),
+            author_id__in=policy.following_subquery(vid),
+        )
+        .annotate(is_seen=seen)
+        .values("author_id")
+        .annotate(latest=Max("id"), total=Count("id"), unseen=Count("id", filter=Q(is_seen=False)))
+        .order_by()
+    )
+    groups.sort(key=lambda g: (g["unseen"] > 0, g["latest"]), reverse=True)
+    groups = groups[:limit]
+    authors = User.objects.select_related("profile").in_bulk([g["author_id"] for g in groups])
+    return [
+        StoryRing(author=authors[g["author_id"]], latest_story_id=g["latest"], stories_count=g["total"],
+                  unseen_count=g["unseen"])
+        for g in groups
+        if g["author_id"] in authors
+    ]
+
+
+def story_viewers(*, actor, story_id: Any, cursor: str | None = None, limit: int = 50) -> Page:
+    """StoryView rows (with viewer profiles) of the actor's own story, newest first; people
+    blocked either way are left out. Stories stay listable for their author until purged."""
+    try:
+        story = Story.objects.filter(pk=int(story_id), author_id=actor.pk, deleted_at__isnull=True).first()
+    except (TypeError, ValueError):
+        story = None
+    if story is None:
+        raise NotFound("Story not found.")
+    rows = StoryView.objects.filter(story=story).filter(policy.visible_users_q(actor, "viewer"))
+    return paginate_by_id(rows.select_related("viewer__profile"), cursor=cursor, limit=limit)
+
+
+# --- export -----------------------------------------------------------------------------------
+def posts_for_export(*, user) -> list[dict[str, Any]]:
+    """The user's own posts (not deleted) for the data export, oldest first."""
+    rows = Post.objects.filter(author_id=user.pk, deleted_at__isnull=True).prefetch_related("media_items").order_by("id")
+    return [
+        {
+            "id": str(p.pk),
+            "created_at": p.created_at.isoformat(),
+            "kind": p.kind,
+            "status": p.status,
+            "body": p.body,
+            "audience": p.audience,
+            "parent_id": str(p.parent_id) if p.parent_id else None,
+            "quote_of_id": str(p.quote_of_id) if p.quote_of_id else None,
+            "media_ids": [str(m.asset_id) for m in p.media_items.all()],
+            "edited_at": p.edited_at.isoformat() if p.edited_at else None,
+            "counts": {"reactions": p.reactions_count, "comments": p.comments_count, "reposts": p.reposts_count},
+        }
+        for p in rows
+    ]

@@ -457,6 +457,9 @@ WALLET_SUBSCRIPTION_GRACE_DAYS = env.int("DAIRA_WALLET_SUBSCRIPTION_GRACE_DAYS",
 WALLET_SUBSCRIPTION_RETRY_HOURS = env.int("DAIRA_WALLET_SUBSCRIPTION_RETRY_HOURS", default=12)
 # Payouts: minimum, and the amount above which a second finance staff member must approve.
 WALLET_PAYOUT_MIN_PIASTRES = env.int("DAIRA_WALLET_PAYOUT_MIN_PIASTRES", default=10_000)
+# The national ID's check digit: its algorithm is not published and public sources disagree,
+# so only the structure is checked unless this is turned on (see wallet/validators.py).
+WALLET_NATIONAL_ID_CHECK_DIGIT = env.bool("DAIRA_WALLET_NATIONAL_ID_CHECK_DIGIT", default=False)
 WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES = env.int("DAIRA_WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES", default=500_000)
 # Payment providers: "sandbox" unless credentials are configured. Payments left pending this
 # long are asked about by the reconcile beat task; after WALLET_PAYMENT_EXPIRY_MINUTES they expire.
@@ -504,7 +507,7 @@ RECS_ENCODER = env.str("DAIRA_RECS_ENCODER", default="recommendations.encoders.N
 RECS_EVENTS_RETENTION_DAYS = env.int("DAIRA_RECS_EVENTS_RETENTION_DAYS", default=30)  # partitions older are dropped
 RECS_EVENTS_PARTITIONS_AHEAD = 3  # daily partitions created ahead of time by beat
 RECS_EVENTS_MAX_BATCH = 100
-RECS_EVENTS_RATE = (120, 60)  # batches per user per window seconds
+RECS_EVENTS_RATE = (env.int("DAIRA_RECS_EVENTS_RATE", default=120), 60)  # batches per user per minute
 RECS_EVENTS_MAX_FUTURE_S = 5 * 60  # client clocks may run a little fast; further ahead is rejected
 RECS_EVENTS_MAX_AGE_DAYS = 7  # events older than this (client `at`) are rejected
 RECS_SIGNAL_DEDUPE_S = 24 * 3600  # one LIKE/COMMENT/SHARE/FOLLOW per (user, target) counted per window

@@ -1,0 +1,120 @@
+"""Redis layout of the home feeds (one place for key names and member encoding).
+
+Keys (all in the Redis db of `daira.lib.redis.get_redis()`):
+
+- `feed:home:<user_id>`: sorted set, the user's home timeline. Score = the entry's
+  snowflake id (the post id, or the repost id for a repost, so a repost shows when it
+  was shared). Member = `"<post_id>:<author_id>"` for a post, or
+  `"<post_id>:<author_id>:<reposter_id>"` for a repost: the author and reposter are in
+  the member so unfollow / block / mute can drop entries without touching Postgres.
+  A member `"_"` with score 0 marks a rebuilt feed that had nothing in it (an existing
+  key means "warm"; a missing one means "cold: rebuild"). Trimmed to MAX_ITEMS; expires
+  after FEED_ACTIVE_DAYS without a read.
+- `feed:author:<user_id>`: sorted set, the author's recent posts and reposts (same
+  encoding), kept for every author (cheap, trimmed to AUTHOR_ITEMS): readers merge in
+  the sets of the big accounts they follow (fan-in), and a lost set is refilled from
+  Postgres on read.
+- `feed:rebuild:<user_id>`: the rebuild lock (SET NX EX); while it is held readers use
+  the pull query.
+- `feed:big:<user_id>`: cached ids of the big accounts (fan-in) a user follows.
+- `feed:ranked:<user_id>`: a cached ranked ordering (ranking=ranked), short-lived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from daira.lib.redis import get_redis
+
+MAX_ITEMS = 800
+AUTHOR_ITEMS = 200
+EMPTY_MARKER = "_"
+REBUILD_LOCK_SECONDS = 120
+BIG_FOLLOWING_TTL = 300
+FANOUT_BATCH = 1_000
+
+
+def home_key(user_id: int) -> str:
+    return f"feed:home:{user_id}"
+
+
+def author_key(user_id: int) -> str:
+    return f"feed:author:{user_id}"
+
+
+def rebuild_lock_key(user_id: int) -> str:
+    return f"feed:rebuild:{user_id}"
+
+
+def big_following_key(user_id: int) -> str:
+    return f"feed:big:{user_id}"
+
+
+def ranked_key(user_id: int) -> str:
+    return f"feed:ranked:{user_id}"
+
+
+def feed_ttl_seconds() -> int:
+    return max(1, int(settings.FEED_ACTIVE_DAYS)) * 86_400
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One timeline entry: a post, or a post shared by `reposter_id`."""
+
+    score: int
+    post_id: int
+    author_id: int
+    reposter_id: int | None = None
+
+    @property
+    def member(self) -> str:
+        if self.reposter_id is None:
+            return f"{self.post_id}:{self.author_id}"
+        return f"{self.post_id}:{self.author_id}:{self.reposter_id}"
+
+    def involves(self, user_id: int) -> bool:
+        return self.author_id == user_id or self.reposter_id == user_id
+
+
+def parse_member(member: bytes | str, score: float) -> Entry | None:
+    """The Entry for a stored member, or None for the empty marker / garbage."""
+    text = member.decode() if isinstance(member, bytes) else member
+    parts = text.split(":")
+    try:
+        if len(parts) == 2:
+            return Entry(score=int(score), post_id=int(parts[0]), author_id=int(parts[1]))
+        if len(parts) == 3:
+            return Entry(score=int(score), post_id=int(parts[0]), author_id=int(parts[1]), reposter_id=int(parts[2]))
+    except ValueError:
+        return None
+    return None
+
+
+# Add one member to every listed feed that exists (a missing feed is cold and will be
+# rebuilt from Postgres with this post in it; creating it here would make a one-post
+# feed look warm), then trim it. KEYS: feeds; ARGV: score, member, max items.
+_PUSH_IF_EXISTS = """
+local added = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[1], ARGV[2])
+    redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[3]) - 1)
+    added = added + 1
+  end
+end
+return added
+"""
+
+_push_script = None
+
+
+def push_if_exists_script():
+    """The registered Lua script (re-registered per client; EVALSHA falls back to EVAL)."""
+    global _push_script
+    client = get_redis()
+    if _push_script is None or _push_script.registered_client is not client:
+        _push_script = client.register_script(_PUSH_IF_EXISTS)
+    return _push_script

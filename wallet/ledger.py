@@ -1,0 +1,310 @@
+"""The ledger engine: accounts, and transfers of zero-sum lines, with two-phase transfers.
+
+Why our own and not django-hordak: hordak's legs and its database-enforced zero-sum are
+what we want, but it is built around django-money `Money` values with Decimal amounts
+(we keep integers in minor units, and a COIN "currency" that is not ISO 4217), its
+balances are computed by summing legs on read (a popular creator's account would be
+summed over millions of legs, or locked by its running-balance trigger on every gift),
+and it has no idempotency keys, no pending/posted/voided two-phase transfers and no
+sharded hot accounts. What we need is small (about 200 lines here plus four triggers in
+migrations/0002), so we keep it ours and take the ideas: hordak's DB-enforced zero-sum
+legs and immutable legs; TigerBeetle's idempotent transfer ids, pending → posted | voided
+two-phase transfers and debits that can never overdraw.
+
+Guarantees (tested in wallet/tests/test_ledger.py):
+- Lines of a transfer sum to zero per currency: checked here (early, clear error) and by
+  a deferred constraint trigger at commit (raw SQL cannot break it).
+- `Account.balance` changes in the same transaction as the lines, by a conditional
+  `UPDATE ... WHERE is_platform OR balance + delta >= 0`: a user account never goes
+  negative even under concurrency (the CHECK constraint is the backstop). Updates run in
+  account-id order, so two transfers touching the same accounts cannot deadlock.
+- Idempotency: `Transfer.idempotency_key` is UNIQUE; posting a key twice raises
+  DuplicateTransfer carrying the first transfer.
+- Hot accounts: a creator's earnings and every platform account are N rows (`shard`);
+  a credit picks one shard, reads sum them (`balance_of`).
+
+Balance semantics with two-phase transfers: balance = sum of lines of posted transfers +
+the negative lines of pending transfers (debits are reserved at once; credits land when
+the transfer is posted; voiding releases the debits).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from daira.lib import ids
+from daira.lib.errors import Conflict, Invalid
+from wallet.models import KIND_CURRENCY, Account, AccountKind, Entry, Transfer
+
+SHARDED_USER_KINDS = (AccountKind.EARNINGS,)
+
+
+class InsufficientFunds(Conflict):
+    default_code = "insufficient_funds"
+
+
+class DuplicateTransfer(Exception):
+    """A transfer with this idempotency key exists already (`existing`)."""
+
+    def __init__(self, existing: Transfer) -> None:
+        super().__init__(existing.idempotency_key)
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class Line:
+    account: Account
+    amount: int
+
+
+# --- Accounts ----------------------------------------------------------------------------
+_platform_cache: dict[tuple[str, str, int], Account] = {}
+
+
+def clear_cache() -> None:
+    """Forget cached platform accounts (tests that truncate tables call this)."""
+    _platform_cache.clear()
+
+
+def platform_account(kind: str, *, provider: str = "", shard: int | None = None) -> Account:
+    """A platform account row; with `shard=None` a random one of its WALLET_PLATFORM_SHARDS rows."""
+    if shard is None:
+        shard = random.randrange(settings.WALLET_PLATFORM_SHARDS)
+    key = (kind, provider, shard)
+    account = _platform_cache.get(key)
+    if account is None:
+        account, created = Account.objects.get_or_create(
+            is_platform=True, kind=kind, provider=provider, shard=shard, defaults={"currency": KIND_CURRENCY[kind]}
+        )
+        if created:
+            # Other threads must not use the row before it is committed (or after a rollback).
+            transaction.on_commit(lambda: _platform_cache.__setitem__(key, account))
+        else:
+            _platform_cache[key] = account
+    return account
+
+
+def user_account(user_id: int, kind: str, *, shard: int = 0) -> Account:
+    """The user's account of `kind` (created on first use)."""
+    try:
+        return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
+    except Account.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            return Account.objects.create(owner_id=user_id, kind=kind, shard=shard, currency=KIND_CURRENCY[kind])
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
+
+
+def user_accounts(specs: Sequence[tuple[int, str, int]]) -> list[Account]:
+    """Several users' accounts, each (user_id, kind, shard), in one query (created when missing)."""
+    condition = Q()
+    for user_id, kind, shard in specs:
+        condition |= Q(owner_id=user_id, kind=kind, shard=shard)
+    found = {(a.owner_id, a.kind, a.shard): a for a in Account.objects.filter(condition)}
+    return [found.get(spec) or user_account(spec[0], spec[1], shard=spec[2]) for spec in specs]
+
+
+def earnings_shard(*, spread_by: int | None = None) -> int:
+    shards = settings.WALLET_EARNINGS_SHARDS
+    return (spread_by % shards) if spread_by is not None else random.randrange(shards)
+
+
+def earnings_account(user_id: int, *, spread_by: int | None = None) -> Account:
+    """One shard of a creator's earnings: by `spread_by` (e.g. the sender's id) or at random."""
+    shards = settings.WALLET_EARNINGS_SHARDS
+    shard = (spread_by % shards) if spread_by is not None else random.randrange(shards)
+    return user_account(user_id, AccountKind.EARNINGS, shard=shard)
+
+
+def balance_of(user_id: int, kind: str) -> int:
+    """A user's balance of `kind`, summed over its shards."""
+    total = Account.objects.filter(owner_id=user_id, kind=kind).aggregate(total=Sum("balance"))["total"]
+    return int(total or 0)
+
+
+def platform_balance(kind: str, *, provider: str | None = None) -> int:
+    accounts = Account.objects.filter(is_platform=True, kind=kind)
+    if provider is not None:
+        accounts = accounts.filter(provider=provider)
+    return int(accounts.aggregate(total=Sum("balance"))["total"] or 0)
+
+
+# --- Transfers ---------------------------------------------------------------------------
+def _check_lines(lines: Sequence[Line]) -> None:
+    if not lines:
+        raise Invalid("A transfer needs lines.")
+    sums: dict[str, int] = defaultdict(int)
+    for line in lines:
+        if not isinstance(line.amount, int) or isinstance(line.amount, bool) or line.amount == 0:
+            raise Invalid("Ledger amounts are non-zero integers.")
+        sums[line.account.currency] += line.amount
+    unbalanced = {currency: total for currency, total in sums.items() if total != 0}
+    if unbalanced:
+        raise Invalid(f"Transfer lines do not sum to zero: {unbalanced}")
+
+
+def _apply(deltas: dict[int, int]) -> None:
+    """Add each delta to its account's balance in one round trip (wallet_apply_deltas, see
+    migrations/0003): in account-id order (no deadlocks), refusing any delta that would take
+    a user account below zero (InsufficientFunds; the caller's transaction is rolled back)."""
+    pairs = [(account_id, delta) for account_id, delta in sorted(deltas.items()) if delta != 0]
+    if not pairs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wallet_apply_deltas(%s::bigint[], %s::bigint[])", [[p[0] for p in pairs], [p[1] for p in pairs]])
+        refused = cursor.fetchone()[0]
+    if refused:
+        raise InsufficientFunds("Not enough funds for this.", extra={"account_id": str(refused)})
+
+
+def _deltas(lines: Iterable[tuple[int, int]], *, sign: str = "all") -> dict[int, int]:
+    deltas: dict[int, int] = defaultdict(int)
+    for account_id, amount in lines:
+        if sign == "debits" and amount >= 0:
+            continue
+        if sign == "credits" and amount <= 0:
+            continue
+        deltas[account_id] += amount
+    return deltas
+
+
+def transfer_post(
+    *,
+    key: str,
+    kind: str,
+    lines: Sequence[Line],
+    memo: str = "",
+    pending: bool = False,
+    reverses: Transfer | None = None,
+) -> Transfer:
+    """Record a transfer of `lines` (zero-sum per currency) under idempotency `key`.
+
+    Posted at once, or `pending=True` (debits reserved now, credits on `transfer_post_pending`).
+    Raises Invalid for unbalanced or non-integer lines, InsufficientFunds when a user
+    account would go negative, and DuplicateTransfer when `key` was used before (nothing
+    is written; `.existing` is the first transfer). Call it inside the caller's transaction;
+    it adds no savepoint of its own (each one is a round trip on the hot path), so a caller
+    that wants to carry on after InsufficientFunds wraps the call in its own atomic block."""
+    _check_lines(lines)
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            # ON CONFLICT DO NOTHING instead of catching IntegrityError: no savepoint needed, and
+            # a concurrent insert of the same key waits for that transaction and then yields nothing.
+            cursor.execute(
+                """
+                INSERT INTO wallet_transfer (id, idempotency_key, kind, status, memo, reverses_id, created_at, resolved_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+                """,
+                [ids.next_id(), key, kind, Transfer.Status.PENDING if pending else Transfer.Status.POSTED, memo[:200],
+                 reverses.pk if reverses else None, now, None if pending else now],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            transfer = Transfer(
+                id=row[0], idempotency_key=key, kind=kind, memo=memo[:200], reverses=reverses, created_at=now,
+                status=Transfer.Status.PENDING if pending else Transfer.Status.POSTED, resolved_at=None if pending else now,
+            )
+            pairs = [(line.account.pk, line.amount) for line in lines]
+            _apply(_deltas(pairs, sign="debits" if pending else "all"))
+            Entry.objects.bulk_create(
+                [Entry(id=ids.next_id(), transfer_id=transfer.pk, account_id=a, amount=m, created_at=now) for a, m in pairs]
+            )
+    if row is None:
+        raise DuplicateTransfer(Transfer.objects.get(idempotency_key=key))
+    return transfer
+
+
+def _lock_pending(transfer: Transfer) -> Transfer:
+    locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
+    if locked.status != Transfer.Status.PENDING:
+        raise Conflict(f"The transfer is {locked.status}, not pending.", code="transfer_not_pending")
+    return locked
+
+
+@transaction.atomic
+def transfer_post_pending(*, transfer: Transfer) -> Transfer:
+    """Post a pending transfer: its credits land. Raises Conflict unless it is pending."""
+    locked = _lock_pending(transfer)
+    _apply(_deltas(locked.entries.values_list("account_id", "amount"), sign="credits"))
+    locked.status = Transfer.Status.POSTED
+    locked.resolved_at = timezone.now()
+    locked.save(update_fields=["status", "resolved_at"])
+    return locked
+
+
+@transaction.atomic
+def transfer_void(*, transfer: Transfer) -> Transfer:
+    """Void a pending transfer: its reserved debits are released. Raises Conflict unless pending."""
+    locked = _lock_pending(transfer)
+    released = {account_id: -amount for account_id, amount in _deltas(locked.entries.values_list("account_id", "amount"), sign="debits").items()}
+    _apply(released)
+    locked.status = Transfer.Status.VOIDED
+    locked.resolved_at = timezone.now()
+    locked.save(update_fields=["status", "resolved_at"])
+    return locked
+
+
+@transaction.atomic
+def transfer_reverse(*, transfer: Transfer, key: str, memo: str = "") -> Transfer:
+    """Undo a posted transfer with a new transfer of the negated lines (entries never change).
+
+    Raises Conflict if it is not posted or already reversed, InsufficientFunds if a user
+    account no longer holds what it received."""
+    transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)  # one reversal at a time
+    if transfer.status != Transfer.Status.POSTED:
+        raise Conflict("Only posted transfers can be reversed.")
+    if Transfer.objects.filter(reverses=transfer).exists():
+        raise Conflict("This transfer was already reversed.")
+    lines = [Line(account=entry.account, amount=-entry.amount) for entry in transfer.entries.select_related("account")]
+    return transfer_post(
+        key=key, kind=Transfer.Kind.REVERSAL, lines=lines, memo=memo or f"reversal of {transfer.pk}", reverses=transfer
+    )
+
+
+# --- Invariants (used by tests, the bench and the admin) -----------------------------------
+def invariant_violations() -> list[str]:
+    """Every broken ledger invariant, as sentences (empty when the books are right):
+    each transfer sums to zero per currency; each balance equals its posted lines plus the
+    reserved debits of pending transfers; no user balance is negative."""
+    problems: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT e.transfer_id, a.currency, SUM(e.amount) FROM wallet_entry e
+            JOIN wallet_account a ON a.id = e.account_id
+            GROUP BY e.transfer_id, a.currency HAVING SUM(e.amount) <> 0
+            """
+        )
+        problems += [f"transfer {t} sums to {s} {c}" for t, c, s in cursor.fetchall()]
+        cursor.execute(
+            """
+            SELECT a.id, a.balance, COALESCE(SUM(e.amount) FILTER (
+                WHERE t.status = 'posted' OR (t.status = 'pending' AND e.amount < 0)), 0)
+            FROM wallet_account a
+            LEFT JOIN wallet_entry e ON e.account_id = a.id
+            LEFT JOIN wallet_transfer t ON t.id = e.transfer_id
+            GROUP BY a.id, a.balance
+            HAVING a.balance <> COALESCE(SUM(e.amount) FILTER (
+                WHERE t.status = 'posted' OR (t.status = 'pending' AND e.amount < 0)), 0)
+            """
+        )
+        problems += [f"account {a} balance {b} != lines {s}" for a, b, s in cursor.fetchall()]
+        cursor.execute("SELECT id, balance FROM wallet_account WHERE NOT is_platform AND balance < 0")
+        problems += [f"user account {a} is negative ({b})" for a, b in cursor.fetchall()]
+        # Balances of all accounts sum to zero per currency once no transfer is pending.
+        cursor.execute("SELECT COUNT(*) FROM wallet_transfer WHERE status = 'pending'")
+        if cursor.fetchone()[0] == 0:
+            cursor.execute("SELECT currency, SUM(balance) FROM wallet_account GROUP BY currency HAVING SUM(balance) <> 0")
+            problems += [f"balances of {c} sum to {s}" for c, s in cursor.fetchall()]
+    return problems

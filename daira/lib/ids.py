@@ -7,15 +7,18 @@ process holds a different worker id, and sort by creation time to the millisecon
 which is what cursors, Redis scores and feed merges rely on.
 
 Worker ids: `DAIRA_WORKER_ID` when set (fixed deployments); otherwise each process
-leases one from Redis with an atomic INCR (mod 4096) the first time it makes an id,
-and again after a fork (Celery's prefork children). If Redis cannot be reached, it
-falls back to the pid, logged as a warning.
+leases one from Redis the first time it makes an id, and again after a fork (Celery's
+prefork children). A lease is a key `snowflake:worker:<n>` claimed with SET NX and a TTL,
+renewed while the process keeps making ids, so two live processes never hold the same
+worker id even if the counter that picks the starting candidate is reset or wraps. If
+Redis cannot be reached, it falls back to the pid, logged as a warning.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -66,17 +69,56 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+LEASE_TTL_S = 6 * 60 * 60
+LEASE_RENEW_EVERY_S = 10 * 60
+_lease_key: str | None = None
+_lease_token: str = ""
+_lease_renew_at = 0.0
+
+
 def _lease_worker_id() -> int:
+    global _lease_key, _lease_token, _lease_renew_at
     configured = os.environ.get("DAIRA_WORKER_ID", "")
     if configured:
+        _lease_key = None
         return int(configured) & MAX_WORKER
     try:
         from daira.lib.redis import get_redis
 
-        return int(get_redis().incr(WORKER_LEASE_KEY)) & MAX_WORKER
+        client = get_redis()
+        token = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+        start = int(client.incr(WORKER_LEASE_KEY))
+        for offset in range(MAX_WORKER + 1):
+            candidate = (start + offset) & MAX_WORKER
+            key = f"snowflake:worker:{candidate}"
+            if client.set(key, token, nx=True, ex=LEASE_TTL_S):
+                _lease_key, _lease_token = key, token
+                _lease_renew_at = time.monotonic() + LEASE_RENEW_EVERY_S
+                return candidate
+        raise RuntimeError("all 4096 snowflake worker ids are leased")
     except Exception:  # Redis down or Django not configured: still make unique-enough ids
         logger.warning("snowflake.worker_lease_failed", exc_info=True)
+        _lease_key = None
         return os.getpid() & MAX_WORKER
+
+
+def _renew_lease() -> None:
+    """Extend this process's lease; if it was lost (expired and taken), lease a new id."""
+    global _lease_renew_at, _generator
+    _lease_renew_at = time.monotonic() + LEASE_RENEW_EVERY_S
+    try:
+        from daira.lib.redis import get_redis
+
+        client = get_redis()
+        current = client.get(_lease_key)
+        if current is None or current.decode() == _lease_token:
+            client.set(_lease_key, _lease_token, ex=LEASE_TTL_S)
+            return
+    except Exception:
+        logger.warning("snowflake.worker_lease_renew_failed", exc_info=True)
+        return
+    # Someone else holds our id now: switch to a fresh one for every later id.
+    _generator = SnowflakeGenerator(_lease_worker_id())
 
 
 _generator: SnowflakeGenerator | None = None
@@ -93,6 +135,10 @@ def next_id() -> int:
             if _generator is None or _generator_pid != pid:
                 _generator = SnowflakeGenerator(_lease_worker_id())
                 _generator_pid = pid
+    elif _lease_key is not None and time.monotonic() >= _lease_renew_at:
+        with _generator_lock:
+            if time.monotonic() >= _lease_renew_at:
+                _renew_lease()
     return _generator.next_id()
 
 

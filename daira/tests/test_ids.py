@@ -73,3 +73,21 @@ def test_generator_survives_a_backwards_clock(monkeypatch):
 
     assert second > first
     assert ids.id_worker(second) == 7
+
+
+def test_worker_leases_are_exclusive_even_after_the_counter_resets(monkeypatch):
+    from daira.lib.redis import get_redis
+
+    # given: one process holds a lease, then the starting counter is reset (e.g. FLUSH of
+    # the counter only, or wrap-around) so the next process starts at the same candidate
+    monkeypatch.delenv("DAIRA_WORKER_ID", raising=False)
+    first = ids._lease_worker_id()
+    get_redis().delete(ids.WORKER_LEASE_KEY)
+    get_redis().set(ids.WORKER_LEASE_KEY, first - 1)
+
+    # when
+    second = ids._lease_worker_id()
+
+    # then
+    assert second != first
+    assert get_redis().ttl(f"snowflake:worker:{second}") > 0

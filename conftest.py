@@ -101,7 +101,11 @@ def graphql(api_client):
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {bearer_for(user)}")
         response = client.post("/graphql/", {"query": query, "variables": variables or {}}, format="json")
         assert response.status_code in (200, 400), response.content
-        return response.json()
+        body = response.json()
+        # GraphQL's 500: an unexpected exception in a resolver, masked for the client.
+        internal = [e for e in body.get("errors") or [] if (e.get("extensions") or {}).get("code") == "internal_error"]
+        assert not internal, f"A GraphQL resolver raised an unexpected exception (see the log): {internal!r}"
+        return body
 
     return run
 

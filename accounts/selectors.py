@@ -22,19 +22,27 @@ def _viewer_or_none(viewer) -> User | None:
     return viewer if viewer is not None and getattr(viewer, "is_authenticated", False) else None
 
 
+def handle_lookup_key(handle) -> str | None:
+    """The stored (lower-case, no "@") form of a handle typed by a client, or None when
+    `handle` cannot name any account (wrong type, too long, NUL bytes, other alphabets).
+
+    Every read by handle goes through this, so garbage never reaches Postgres (a NUL
+    byte there is a database error, i.e. a 500) and callers can answer NotFound."""
+    if not isinstance(handle, str) or not _HANDLE_LOOKUP.fullmatch(handle):
+        return None
+    return handle.removeprefix("@").lower()
+
+
 def user_get_public(*, viewer, handle: str) -> User:
     """The account `viewer` (a User, AnonymousUser or None) may see under @handle, or NotFound.
 
     Suspended and deactivated accounts are visible to nobody but themselves; every
     registered profile access check (e.g. social's "blocked either way") must pass."""
     viewer = _viewer_or_none(viewer)
-    if not isinstance(handle, str) or not _HANDLE_LOOKUP.fullmatch(handle):
+    key = handle_lookup_key(handle)
+    if key is None:
         raise NotFound("User not found.")
-    user = (
-        User.objects.select_related("profile")
-        .filter(handle=handle.strip().removeprefix("@").lower())
-        .first()
-    )
+    user = User.objects.select_related("profile").filter(handle=key).first()
     if user is None:
         raise NotFound("User not found.")
     is_self = viewer is not None and viewer.pk == user.pk

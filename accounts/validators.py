@@ -19,6 +19,7 @@ RESERVED_HANDLES = frozenset(
         "account", "accounts", "graphql", "static", "media", "explore", "search", "home", "feed", "notifications",
         "messages", "inbox", "wallet", "payments", "billing", "legal", "privacy", "terms", "status", "null",
         "undefined", "anonymous", "everyone", "here", "circle", "circles", "stories", "reels", "live",
+        "suggested",  # GET /api/v1/users/suggested (recommendations)
     }
 )
 DEFAULT_REGION = "EG"

@@ -11,7 +11,9 @@ from daira import health
 from daira.lib.graphql import DairaGraphQLView
 from daira.views import media_serve
 
-APP_URLCONFS = ["accounts", "social", "moderation", "media", "content", "feeds", "recommendations", "messaging", "wallet"]
+# recommendations first: its fixed "users/suggested" must win over accounts' "users/<handle>"
+# ("suggested" is a reserved handle in accounts/validators.py).
+APP_URLCONFS = ["recommendations", "accounts", "social", "moderation", "media", "content", "feeds", "messaging", "wallet"]
 
 api_v1 = [path("", include(f"{app}.urls")) for app in APP_URLCONFS if find_spec(f"{app}.urls") is not None]
 

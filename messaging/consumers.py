@@ -106,7 +106,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             await self.send_json({"event": "error", "payload": {"code": "malformed", "message": "Frames must be JSON."}})
             return
         await self.receive_json(content)
@@ -123,7 +123,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         handler = FRAME_HANDLERS.get(content["type"])
         if handler is None:
             await self.send_json(
-                {"event": "error", "payload": {"code": "unknown_type", "message": f"Unknown frame type {content['type']!r}."}}
+                {"event": "error", "payload": {"code": "unknown_type", "message": f"Unknown frame type {content['type'][:64]!r}."}}
             )
             return
         try:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import User
+from accounts.validators import require_clean_text
 from daira.lib import events, ratelimit
 from daira.lib.errors import Conflict, Invalid, NotFound, PermissionDenied
 from daira.lib.redis import get_redis
@@ -355,6 +356,7 @@ def report_create(*, reporter: User, target_type: str, target_id: int, reason: s
     """
     if reason not in ReportReason.values:
         raise Invalid("Choose one of the listed reasons.", field="reason")
+    require_clean_text(note=note)  # GraphQL strings may carry NUL bytes: a 400, not a database error
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
         raise Invalid(f"Notes are limited to {MAX_NOTE_LENGTH} characters.", field="note")
@@ -626,6 +628,7 @@ def appeal_create(*, user: User, decision_id: int, text: str) -> Appeal:
     or past MODERATION_APPEAL_WINDOW_DAYS (code "appeal_window_closed");
     Conflict(code="already_appealed") for a second appeal. Audit-logged.
     """
+    require_clean_text(text=text)  # GraphQL strings may carry NUL bytes: a 400, not a database error
     text = (text or "").strip()
     if not text:
         raise Invalid("Tell us why the decision should change.", field="text")

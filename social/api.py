@@ -7,6 +7,7 @@ inactive users are all 404 "not_found".
 
 from __future__ import annotations
 
+import functools
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
@@ -89,13 +90,18 @@ def _page_params() -> list[OpenApiParameter]:
     ]
 
 
+@functools.cache
+def _page_component(serializer):
+    # One component per row serializer: drf-spectacular warns about (and may mis-merge)
+    # distinct inline serializers that share a name, e.g. nine "PersonRowPage"s.
+    return inline_serializer(
+        name=f"{serializer.__name__.replace('Serializer', '')}Page",
+        fields={"results": serializer(many=True), "next_cursor": serializers.CharField(allow_null=True)},
+    )
+
+
 def _paged(serializer) -> dict:
-    return {
-        200: inline_serializer(
-            name=f"{serializer.__name__.replace('Serializer', '')}Page",
-            fields={"results": serializer(many=True), "next_cursor": serializers.CharField(allow_null=True)},
-        )
-    }
+    return {200: _page_component(serializer)}
 
 
 def _render_people(request, page: Page, user_attr: str, row_serializer=PersonRowSerializer) -> Response:

@@ -44,12 +44,12 @@ Typical use (content, feeds, search):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q
 
-from social.models import AccountFlag, Block, CircleMember, CloseFriend, Follow, FollowRequest, FriendRequest, Friendship, Mute
+from social.models import AccountFlag, Block, Circle, CircleMember, CloseFriend, Follow, FollowRequest, FriendRequest, Friendship, Mute
 
 # --- Audiences ------------------------------------------------------------------------
 PUBLIC = "public"
@@ -150,6 +150,10 @@ class Relationship:
     in_close_friends: bool = False
     shadowbanned: bool = False
     circle_ids: set[int] = field(default_factory=set)
+    # True when `circle_ids` holds every circle of `other` that the viewer is a member of,
+    # among the circles asked about (`content_relationships`): can_view_content then
+    # decides circle posts without a query.
+    circles_loaded: bool = False
 
     @property
     def blocked_either_way(self) -> bool:
@@ -232,6 +236,127 @@ def relationships(viewer, other_ids: Iterable[int]) -> dict[int, Relationship]:
     return result
 
 
+# --- Batch facts for content (feeds, search: ids first, then the policy) -----------------
+_FACT_NAMES = ("following", "friends", "close_friend", "blocking", "blocked_by", "muting_posts", "muting_stories",
+               "shadowbanned")
+
+
+def _fact_fragments(author: str) -> list[str]:
+    """SQL booleans, one per `_FACT_NAMES`, about the user whose id is the SQL expression
+    `author`, for the viewer bound as the single parameter `%s` in each fragment (the
+    shadowban one has none). Each is an index probe on a unique pair (or a partial index)."""
+    t = {m.__name__: m._meta.db_table for m in (Follow, Friendship, CloseFriend, Block, Mute, AccountFlag)}
+    return [
+        f'EXISTS (SELECT 1 FROM "{t["Follow"]}" x WHERE x.follower_id = %s AND x.followee_id = {author})',
+        f'EXISTS (SELECT 1 FROM "{t["Friendship"]}" x WHERE x.user_id = %s AND x.friend_id = {author})',
+        f'EXISTS (SELECT 1 FROM "{t["CloseFriend"]}" x WHERE x.owner_id = {author} AND x.member_id = %s)',
+        f'EXISTS (SELECT 1 FROM "{t["Block"]}" x WHERE x.blocker_id = %s AND x.blocked_id = {author})',
+        f'EXISTS (SELECT 1 FROM "{t["Block"]}" x WHERE x.blocker_id = {author} AND x.blocked_id = %s)',
+        f'EXISTS (SELECT 1 FROM "{t["Mute"]}" x WHERE x.muter_id = %s AND x.muted_id = {author} AND x.posts)',
+        f'EXISTS (SELECT 1 FROM "{t["Mute"]}" x WHERE x.muter_id = %s AND x.muted_id = {author} AND x.stories)',
+        f'EXISTS (SELECT 1 FROM "{t["AccountFlag"]}" x WHERE x.user_id = {author} AND x.shadowbanned)',
+    ]
+
+
+def _circle_fragment(author: str, circle: str) -> str:
+    c, cm = Circle._meta.db_table, CircleMember._meta.db_table
+    return (f'EXISTS (SELECT 1 FROM "{cm}" x JOIN "{c}" c ON c.id = x.circle_id '
+            f"WHERE x.circle_id = {circle} AND x.member_id = %s AND c.owner_id = {author})")
+
+
+_FACTS_BY_IDS_SQL: str | None = None
+
+
+def content_relationships(viewer, author_ids: Iterable[int], circle_ids: Iterable[int] = ()) -> dict[int, Relationship]:
+    """{author_id: Relationship} with exactly what content visibility, mutes and discovery
+    read (following, friends, close_friend, blocks both ways, mutes, shadowbanned) plus
+    the viewer's memberships in the given circles (`circles_loaded`), in ONE query for the
+    authors (+ one for circles, only when `circle_ids` is not empty).
+
+    For reads that pick ids first (a Redis timeline, search candidates, trending) and then
+    apply the policy to a page: `can_view_content(viewer, author, audience, circle_id,
+    rel=rels[author.pk])` then decides each row in Python, with the same rules as
+    `content_visible_q` (tested to agree over the policy matrix). Pass the authors as
+    loaded with the rows (their `status` / `is_private` are read from them).
+    Follow requests and the reverse relations are not loaded (always False here).
+    To load the facts with the rows themselves instead, see `content_facts_sql`.
+    """
+    global _FACTS_BY_IDS_SQL
+    from django.db import connection
+
+    ids = list(dict.fromkeys(int(i) for i in author_ids))
+    vid = viewer_id(viewer)
+    result: dict[int, Relationship] = {}
+    if not ids:
+        return result
+    if _FACTS_BY_IDS_SQL is None:
+        _FACTS_BY_IDS_SQL = f"SELECT u.id, {', '.join(_fact_fragments('u.id'))} FROM unnest(%s::bigint[]) AS u(id)"
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_BY_IDS_SQL, [vid] * (len(_FACT_NAMES) - 1) + [ids])
+        for uid, *facts in cursor.fetchall():
+            result[uid] = relationship_from_facts(viewer, uid, facts)
+    circles = list(dict.fromkeys(int(c) for c in circle_ids if c is not None))
+    if circles and vid is not None:
+        for circle_id, owner_id in CircleMember.objects.filter(
+            member_id=vid, circle_id__in=circles, circle__owner_id__in=ids
+        ).values_list("circle_id", "circle__owner_id"):
+            result[owner_id].circle_ids.add(circle_id)
+    return result
+
+
+def content_facts_sql(viewer, author_column: str, circle_column: str) -> tuple[str, list]:
+    """(sql, params) of ONE SQL array expression holding every fact `content_relationships`
+    loads, for the row's author (`author_column`, a quoted SQL column such as
+    '"content_post"."author_id"') and the viewer's membership in the row's circle
+    (`circle_column`, the author's own circles only): annotate the rows with it
+    (`RawSQL(sql, params)`) and decide each with `relationship_from_facts`, so a page
+    costs one query however its ids were chosen."""
+    vid = viewer_id(viewer)
+    fragments = _fact_fragments(author_column) + [_circle_fragment(author_column, circle_column)]
+    return "ARRAY[" + ", ".join(fragments) + "]", [vid] * (len(_FACT_NAMES) - 1) + [vid]
+
+
+def relationship_from_facts(viewer, author_id: int, facts: Sequence[bool], circle_id: int | None = None) -> Relationship:
+    """The Relationship for `content_relationships` rows / `content_facts_sql` arrays
+    (a 9th fact, when present, is the viewer's membership in `circle_id`)."""
+    vid = viewer_id(viewer)
+    if vid is not None and vid == author_id:
+        return Relationship(is_self=True, circles_loaded=True)
+    rel = Relationship(**dict(zip(_FACT_NAMES, (bool(f) for f in facts))), circles_loaded=True)
+    if len(facts) > len(_FACT_NAMES) and facts[len(_FACT_NAMES)] and circle_id is not None and vid is not None:
+        rel.circle_ids.add(circle_id)
+    return rel
+
+
+def can_view_content_in_list(viewer, author, audience: str, circle_id: int | None, *, rel: Relationship,
+                             exclude_muted: str | None = None, discovery: bool = False) -> bool:
+    """`can_view_content` with `rel` from `content_relationships`, plus the list filters
+    that `exclude_muted_q(kind=exclude_muted)` and `discovery_q` apply in SQL: mutes of
+    `exclude_muted` ("posts" / "stories") and, on discovery surfaces, shadowbanned
+    authors (except the viewer). No query (bar a registered audience rule's predicate)."""
+    if not can_view_content(viewer, author, audience, circle_id, rel=rel):
+        return False
+    if rel.is_self:
+        return True
+    if exclude_muted is not None:
+        if exclude_muted not in ("posts", "stories"):
+            raise ValueError("exclude_muted must be 'posts' or 'stories'")
+        if rel.muting_posts if exclude_muted == "posts" else rel.muting_stories:
+            return False
+    return not (discovery and rel.shadowbanned)
+
+
+def can_view_user_in_list(viewer, user, *, rel: Relationship, discovery: bool = False) -> bool:
+    """`visible_users_q` (and with `discovery`, `discovery_q`) for one loaded user with
+    `rel` from `content_relationships`: active, not blocked either way, and on discovery
+    surfaces not shadowbanned unless it is the viewer."""
+    if rel.is_self:
+        return _is_active(user)
+    if not _is_active(user) or rel.blocked_either_way:
+        return False
+    return not (discovery and rel.shadowbanned)
+
+
 # --- Predicates -----------------------------------------------------------------------
 def is_blocked_either_way(a_id: int | None, b_id: int | None) -> bool:
     """True when a blocks b or b blocks a. False when either is None (logged out)."""
@@ -296,6 +421,8 @@ def can_view_content(viewer, author, audience: str, circle_id: int | None = None
     if audience == CIRCLE:
         if circle_id is None:
             return False
+        if rel.circles_loaded:
+            return circle_id in rel.circle_ids
         return CircleMember.objects.filter(circle_id=circle_id, circle__owner_id=author.pk, member_id=vid).exists()
     rule = _AUDIENCE_RULES.get(audience)
     return bool(rule and rule.predicate(viewer, author))

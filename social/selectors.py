@@ -40,10 +40,14 @@ def user_get_visible(*, viewer, handle: str | None = None, user_id: int | None =
     """The user named by `handle` (case-insensitive) or `user_id`, if `viewer` may see
     their profile header; otherwise NotFound (missing, inactive and blocked look the same)."""
     from accounts.models import User
+    from accounts.selectors import handle_lookup_key
 
     try:
         if handle is not None:
-            user = User.objects.select_related("profile").get(handle=str(handle).lower().lstrip("@"))
+            key = handle_lookup_key(handle)
+            if key is None:  # cannot be a handle (NUL bytes, other alphabets): not found, not a database error
+                raise User.DoesNotExist
+            user = User.objects.select_related("profile").get(handle=key)
         else:
             user = User.objects.select_related("profile").get(pk=int(user_id))
     except (User.DoesNotExist, TypeError, ValueError):
@@ -310,8 +314,10 @@ def user_get_for_blocking(*, handle: str):
     """Any existing user by handle, even one hidden by a block, so that blocking back
     and unblocking always work. NotFound only when no such handle exists."""
     from accounts.models import User
+    from accounts.selectors import handle_lookup_key
 
-    user = User.objects.filter(handle=str(handle).lower().lstrip("@")).first()
+    key = handle_lookup_key(handle)
+    user = User.objects.filter(handle=key).first() if key is not None else None
     if user is None:
         raise NotFound("User not found.")
     return user

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts.validators import require_clean_text
 from daira.lib import events, ids
 from daira.lib.errors import Conflict, Invalid, NotFound
 from social import policy
@@ -352,6 +353,8 @@ def close_friend_remove(*, actor, member) -> None:
 def _clean_circle_name(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise Invalid("A circle needs a name.", field="name")
+    # GraphQL strings may carry NUL bytes and lone surrogates: a 400, not a database error.
+    require_clean_text(name=name)
     name = " ".join(name.split())
     if len(name) > CIRCLE_NAME_MAX:
         raise Invalid(f"Circle names are limited to {CIRCLE_NAME_MAX} characters.", field="name")

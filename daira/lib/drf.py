@@ -71,7 +71,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body("rate_limited", "Too many requests. Try again later.", retry_after=max(1, wait))
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        body = error_body(str(code), str(exc.detail))
+        message = exc.detail
+        if isinstance(message, dict) and "detail" in message:
+            # simplejwt raises AuthenticationFailed({"detail": ..., "code": ...}); str() of
+            # that dict would send a Python repr to the client.
+            code = message.get("code") or code
+            message = message["detail"]
+        body = error_body(str(code), str(message))
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

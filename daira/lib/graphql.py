@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView
+from graphql import GraphQLError
 
 from daira.lib import auth
 from daira.lib.errors import ApplicationError, NotAuthenticated
@@ -107,9 +108,12 @@ class DairaGraphQLView(GraphQLView):
         original = getattr(error, "original_error", None)
         if isinstance(original, ApplicationError):
             formatted["extensions"] = {"code": original.code, "fields": original.fields}
-        elif original is not None and not isinstance(original, Exception):
+        elif original is None or isinstance(original, GraphQLError):
+            # The client's mistake, said by graphql-core itself: syntax, validation, and
+            # variables of the wrong type or out of range ("Int cannot represent ...").
+            # graphql-core wraps the scalar's own GraphQLError as original_error there.
             pass
-        elif original is not None:
+        else:
             # Never leak internals: an unexpected exception is logged by graphene; the
             # client sees a generic message.
             import logging

@@ -305,7 +305,9 @@ def test_graphql_media_asset_gives_the_owner_status_and_progress(graphql):
 
 def test_progress_is_pushed_live_to_the_owner_group(settings):
     # given: a socket's channel in the owner's group, on the real Redis channel layer
-    from asgiref.sync import async_to_sync
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
     from daira.lib import realtime
@@ -315,14 +317,19 @@ def test_progress_is_pushed_live_to_the_owner_group(settings):
     services.asset_processing_start(asset_id=asset.pk)
     asset.refresh_from_db()
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(realtime.user_group(owner.pk), channel)
 
-    # when
-    services.asset_progress_update(asset=asset, percent=42)
+    async def scenario():
+        # One event loop for the whole exchange: the pub/sub layer's channels live in the
+        # loop that made them. The service runs back on this test's thread (its DB
+        # connection holds the test transaction).
+        channel = await layer.new_channel()
+        await layer.group_add(realtime.user_group(owner.pk), channel)
+        # when
+        await sync_to_async(services.asset_progress_update, thread_sensitive=True)(asset=asset, percent=42)
+        return await asyncio.wait_for(layer.receive(channel), 10)
 
     # then
-    message = async_to_sync(layer.receive)(channel)
+    message = async_to_sync(scenario)()
     assert message == {
         "type": "relay",
         "event": "media.progress",

@@ -263,3 +263,23 @@ def test_graphql_decisions_and_appeal(decided, graphql):
     assert created["data"]["appealCreate"] == {"appeal": {"status": "pending", "decisionId": str(decision.pk)},
                                                "errors": []}
     assert again["data"]["appealCreate"] == {"appeal": None, "errors": [{"code": "already_appealed"}]}
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_graphql_appeal_text_that_postgres_cannot_store_is_invalid(decided, auth_client, text):
+    # given: GraphQL strings are not checked by DRF fields (found by fuzzing: a database error)
+    import json
+
+    decision, author = decided("warn")
+    body = json.dumps({
+        "query": "mutation($id: ID!, $t: String!) { appealCreate(decisionId: $id, text: $t) { appeal { status } "
+                 "errors { code } } }",
+        "variables": {"id": str(decision.pk), "t": text},
+    })
+
+    # when
+    response = auth_client(author).generic("POST", "/graphql/", body, content_type="application/json")
+
+    # then
+    assert response.json() == {"data": {"appealCreate": {"appeal": None, "errors": [{"code": "invalid"}]}}}
+    assert Appeal.objects.exists() is False

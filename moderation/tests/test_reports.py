@@ -297,3 +297,26 @@ def test_held_text_is_queued_as_an_automatic_case(post_of):
     assert Case.objects.count() == 1
     audit = AuditLog.objects.get(action="case.held_automatically")
     assert (audit.actor_id, audit.note, audit.after["rule_ids"]) == (None, "keyword: keyword:7", ["keyword:7"])
+
+
+@pytest.mark.parametrize("note", ["a\x00b", "\ud800"])
+def test_graphql_report_note_that_postgres_cannot_store_is_invalid(auth_client, post_of, note):
+    # given: GraphQL strings are not checked by DRF fields (found by fuzzing: a database error)
+    import json
+
+    from moderation.models import Report
+
+    reporter, post = UserFactory(), post_of(UserFactory())
+    body = json.dumps({
+        "query": "mutation($id: ID!, $note: String) { reportCreate(targetType: \"post\", targetId: $id, "
+                 "reason: SPAM, note: $note) { report { id } errors { code field } } }",
+        "variables": {"id": str(post.pk), "note": note},
+    })
+
+    # when
+    response = auth_client(reporter).generic("POST", "/graphql/", body, content_type="application/json")
+
+    # then
+    assert response.json() == {"data": {"reportCreate": {"report": None,
+                                                         "errors": [{"code": "invalid", "field": "note"}]}}}
+    assert Report.objects.exists() is False

@@ -252,3 +252,28 @@ def test_export_section_lists_the_users_graph():
     assert [(p["handle"], p["posts"], p["stories"]) for p in data["muted"]] == [(idol.handle, True, False)]
     assert [(c["name"], [m["handle"] for m in c["members"]]) for c in data["circles"]] == [("Fans", [fan.handle])]
     assert (data["friends"], data["blocked"], data["close_friends"]) == ([], [], [])
+
+
+def test_list_helpers_apply_mutes_and_discovery_on_top_of_the_content_rule(django_assert_num_queries):
+    # given: the viewer follows a shadowbanned author they also muted for posts
+    from social.models import Mute
+
+    author, viewer = UserFactory(), UserFactory()
+    Follow.objects.create(follower=viewer, followee=author)
+    AccountFlag.objects.create(user=author, shadowbanned=True)
+    Mute.objects.create(muter=viewer, muted=author, posts=True, stories=False)
+
+    # when
+    with django_assert_num_queries(1):
+        rel = policy.content_relationships(viewer, [author.pk])[author.pk]
+
+    # then: visible (a follower), but not in a feed that excludes post mutes, nor on discovery
+    def check(**kwargs):
+        return policy.can_view_content_in_list(viewer, author, policy.PUBLIC, None, rel=rel, **kwargs)
+
+    assert (check(), check(exclude_muted="stories"), check(exclude_muted="posts"), check(discovery=True)) == (
+        True, True, False, False)
+    assert policy.can_view_user_in_list(viewer, author, rel=rel) is True
+    assert policy.can_view_user_in_list(viewer, author, rel=rel, discovery=True) is False
+    own = policy.content_relationships(author, [author.pk])[author.pk]
+    assert policy.can_view_content_in_list(author, author, policy.CIRCLE, None, rel=own, discovery=True) is True

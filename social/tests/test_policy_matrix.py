@@ -99,6 +99,17 @@ def _visible_by_predicate(viewer, author, circle) -> frozenset:
     return frozenset(a for a in AUDIENCES if policy.can_view_content(viewer, author, a, circle_id=circle.pk))
 
 
+def _visible_by_batch(viewer, author, circle, assert_queries) -> frozenset:
+    # the ids-first form (feeds, search): facts for a page in one query + one for circles,
+    # then no query per row
+    with assert_queries(2 if policy.viewer_id(viewer) is not None else 1):
+        rels = policy.content_relationships(viewer, [author.pk], [circle.pk])
+    with assert_queries(0):
+        return frozenset(
+            a for a in AUDIENCES if policy.can_view_content(viewer, author, a, circle.pk, rel=rels[author.pk])
+        )
+
+
 def _visible_by_sql(viewer, author, circle) -> frozenset:
     rows = User.objects.filter(pk=author.pk).annotate(
         circle=Value(circle.pk, output_field=BigIntegerField())
@@ -114,18 +125,20 @@ def _visible_by_sql(viewer, author, circle) -> frozenset:
 
 @pytest.mark.parametrize("modifier", list(EXPECTED))
 @pytest.mark.parametrize("relationship", RELATIONSHIPS)
-def test_content_visibility_matrix(relationship, modifier):
+def test_content_visibility_matrix(relationship, modifier, django_assert_num_queries):
     # given
     viewer, author, circle = _setup(relationship, modifier)
 
     # when
     by_predicate = _visible_by_predicate(viewer, author, circle)
     by_sql = _visible_by_sql(viewer, author, circle)
+    by_batch = _visible_by_batch(viewer, author, circle, django_assert_num_queries)
 
     # then
     expected = EXPECTED[modifier][relationship]
     assert by_predicate == expected
     assert by_sql == expected
+    assert by_batch == expected
 
 
 def test_anonymous_user_object_is_the_same_as_none():
@@ -148,6 +161,8 @@ def test_circle_audience_needs_the_authors_own_circle():
     # then
     assert policy.can_view_content(viewer, author, policy.CIRCLE, circle_id=foreign_circle.pk) is False
     assert _visible_by_sql(viewer, author, foreign_circle) == frozenset({"public", "followers"})
+    rels = policy.content_relationships(viewer, [author.pk], [foreign_circle.pk])
+    assert policy.can_view_content(viewer, author, policy.CIRCLE, foreign_circle.pk, rel=rels[author.pk]) is False
 
 
 def test_unknown_audience_is_visible_to_the_author_only():

@@ -175,7 +175,8 @@ def test_unknown_audience_is_visible_to_the_author_only():
 
 
 def test_registered_audience_rule_applies_in_both_forms():
-    # given: a higher app registers "subscribers" (here: people the author follows back)
+    # given: a higher app registers an audience (here: people the author follows back).
+    # A test-only name, so the real rules registered by installed apps stay untouched.
     from django.db.models import Q
 
     def predicate(viewer, author):
@@ -184,22 +185,22 @@ def test_registered_audience_rule_applies_in_both_forms():
     def q_builder(viewer_id, author_field):
         return Q(**{f"{author_field or 'pk'}__in": Follow.objects.filter(followee_id=viewer_id).values("follower_id")})
 
-    policy.register_audience_rule("subscribers", predicate, q_builder)
+    policy.register_audience_rule("test_followed_back", predicate, q_builder)
     try:
         author, insider, outsider = UserFactory(), UserFactory(), UserFactory()
         Follow.objects.create(follower=author, followee=insider)
         rows = User.objects.filter(pk=author.pk).annotate(
-            audience=Value("subscribers", output_field=CharField()), circle=Value(None, output_field=BigIntegerField())
+            audience=Value("test_followed_back", output_field=CharField()), circle=Value(None, output_field=BigIntegerField())
         )
 
         # then
-        assert "subscribers" in policy.audience_names()
-        assert policy.can_view_content(insider, author, "subscribers") is True
-        assert policy.can_view_content(outsider, author, "subscribers") is False
+        assert "test_followed_back" in policy.audience_names()
+        assert policy.can_view_content(insider, author, "test_followed_back") is True
+        assert policy.can_view_content(outsider, author, "test_followed_back") is False
         assert rows.filter(policy.content_visible_q(insider, "", "audience", "circle")).exists() is True
         assert rows.filter(policy.content_visible_q(outsider, "", "audience", "circle")).exists() is False
     finally:
-        policy._AUDIENCE_RULES.pop("subscribers", None)
+        policy._AUDIENCE_RULES.pop("test_followed_back", None)
 
 
 def test_register_audience_rule_refuses_builtin_names():

@@ -1,0 +1,579 @@
+"""Recommendations reads: For-You, similar posts, suggested creators, explanations.
+
+For-You pipeline (DESIGN.md "Watch events → For-You"):
+1. candidates (a few hundred): ANN neighbours of each interest vector (pgvector HNSW with
+   iterative index scans so pre-filters cannot empty the result), collaborative neighbours,
+   trending (feeds), fresh items from authors followed by people the viewer follows, and
+   fresh items with few views for exploration;
+2. filters: the visibility policy (blocks, privacy, audiences, moderation, deleted) plus
+   discovery (shadowbanned authors), mutes, public top-level posts only, not the viewer's own,
+   not seen recently (Redis), not NOT_INTERESTED (items and authors);
+3. score = w_sim·similarity + w_rec·recency + w_eng·engagement + w_div·diversity
+   (settings.RECS_SCORE_WEIGHTS) chosen greedily, so diversity is measured against what is
+   already on the list; then caps: ≤ RECS_AUTHOR_CAP per author and ≤ RECS_SOUND_CAP per
+   sound in any RECS_CAP_WINDOW consecutive items; ~RECS_EXPLORATION_SHARE exploration slots;
+4. cold or logged-out viewers get trending/explore (feeds.selectors.explore).
+The ranked list is cached in Redis for RECS_FEED_TTL_S; cursors are positions in it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Profile, User
+from content import selectors as content_selectors
+from content.models import Post
+from daira.lib import ids
+from daira.lib.errors import NotFound
+from daira.lib.pagination import decode_cursor, encode_cursor
+from daira.lib.redis import get_redis
+from recommendations import cache
+from recommendations.models import ItemCounters, ItemVector, NotInterested, UserCollab, UserInterest
+from social import policy
+from social.models import Follow
+
+FRESH_DAYS = 3
+EXPLORE_MAX_VIEWS = 50
+LIST_SIZE = 100  # ranked items kept per For-You session (5 pages of 20)
+
+
+@dataclass
+class RecItem:
+    post: Post
+    reason: str
+    score: float = 0.0
+
+
+@dataclass
+class RecPage:
+    items: list[RecItem]
+    next_cursor: str | None
+    source: str  # "for_you" | "trending"
+
+
+@dataclass
+class Candidate:
+    post_id: int
+    reason: str
+    kind: str  # interest | collab | trending | network | explore
+    similarity: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# --- vectors ---------------------------------------------------------------------------------------------
+def user_interests(*, user_id: int) -> list[dict]:
+    """The user's interest vectors [{slot, vector, weight, label, last_post_id}] (Redis cache,
+    filled from Postgres on a miss)."""
+    rows = cache.interests_load(user_id)
+    if rows is not None:
+        return rows
+    rows = [
+        {"slot": r.slot, "vector": np.asarray(r.vector, dtype=np.float32), "weight": r.weight, "label": r.label,
+         "last_post_id": r.last_post_id}
+        for r in UserInterest.objects.filter(user_id=user_id).order_by("slot")
+    ]
+    cache.interests_store(user_id, [{**r, "vector": [float(x) for x in r["vector"]]} for r in rows])
+    return rows
+
+
+def interest_similarity(interest_vectors: np.ndarray, interest_weights: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Similarity of each item (rows of `items`) to a user with several interests: the best
+    interest's cosine, scaled by 0.5 + 0.5·(weight / heaviest weight), so an interest born of
+    one stray like does not count as much as the one fed by dozens of signals, while two
+    equally strong interests (football and cooking) both count fully. Shared with bench/recs.py."""
+    weights = np.asarray(interest_weights, dtype=np.float32)
+    factors = 0.5 + 0.5 * weights / max(float(weights.max()), 1e-9)
+    return (items @ interest_vectors.T * factors[None, :]).max(axis=1)
+
+
+def candidates_per_interest(weights: list[float], base: int) -> list[int]:
+    """How many nearest neighbours to fetch per interest (heavier interests get more)."""
+    heaviest = max(weights) if weights else 1.0
+    return [max(base // 5, int(base * w / heaviest)) for w in weights]
+
+
+def item_vectors(post_ids: list[int]) -> dict[int, np.ndarray]:
+    """{post_id: content vector} for the given posts, transferred in pgvector's binary format
+    (the text format costs ~0.3 ms of parsing per 384-d vector)."""
+    if not post_ids:
+        return {}
+    connection.ensure_connection()
+    raw = connection.connection
+    if not getattr(raw, "_daira_vector_loaders", False):
+        from pgvector.psycopg import register_vector
+
+        register_vector(raw)
+        raw._daira_vector_loaders = True
+    # Django's connection makes client-side cursors (text only); a plain psycopg cursor on the
+    # same connection (same transaction) can ask for binary results.
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute("SELECT post_id, embedding FROM recommendations_itemvector WHERE post_id = ANY(%s)",
+                       [list(post_ids)], binary=True)
+        return {pid: (vec.to_numpy() if hasattr(vec, "to_numpy") else np.asarray(vec)).astype(np.float32)
+                for pid, vec in cursor.fetchall()}
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.6f}" for x in vector) + "]"
+
+
+def ann_search(vector: np.ndarray, *, limit: int, exclude_author_ids: list[int] = (), space: str = "content",
+               exact: bool = False) -> list[tuple[int, float]]:
+    """[(post_id, similarity)] nearest to `vector` among eligible items, best first.
+
+    HNSW with `hnsw.iterative_scan = relaxed_order`: when the pre-filter (eligible, not these
+    authors) rejects index hits, the scan keeps walking the graph instead of returning fewer
+    rows. `exact=True` forces a sequential scan (ANN recall measurement only)."""
+    column, op = ("embedding", "<=>") if space == "content" else ("collab", "<#>")
+    where = "eligible" + (" AND collab IS NOT NULL" if space == "collab" else "")
+    params: list[Any] = [_vector_literal(vector)]
+    if exclude_author_ids:
+        where += " AND NOT (author_id = ANY(%s))"
+        params.append(list(exclude_author_ids))
+    params += [_vector_literal(vector), int(limit)]
+    sql = (f"SELECT post_id, {column} {op} %s::vector AS d FROM recommendations_itemvector WHERE {where} "
+           f"ORDER BY {column} {op} %s::vector LIMIT %s")
+    with transaction.atomic(), connection.cursor() as cursor:
+        if exact:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(settings.RECS_HNSW_EF_SEARCH), int(limit))}")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if space == "content":
+        return [(pid, 1.0 - float(d)) for pid, d in rows]
+    return [(pid, -float(d)) for pid, d in rows]
+
+
+# --- filters ---------------------------------------------------------------------------------------------
+def _not_interested(vid: int) -> tuple[set[int], set[int]]:
+    posts, authors = set(), set()
+    for post_id, author_id in NotInterested.objects.filter(user_id=vid).values_list("post_id", "author_id"):
+        if post_id is None:
+            authors.add(author_id)
+        else:
+            posts.add(post_id)
+    return posts, authors
+
+
+def discoverable_q(viewer) -> Q:
+    """Posts a discovery surface may show `viewer`: visible through the policy, discovery
+    (no shadowbanned authors), not muted, public audience, top-level, not the viewer's own."""
+    q = (
+        content_selectors.post_visible_q(viewer)
+        & policy.discovery_q(viewer)
+        & policy.exclude_muted_q(viewer, "author", kind="posts")
+        & Q(audience=policy.PUBLIC, parent__isnull=True)
+    )
+    vid = policy.viewer_id(viewer)
+    if vid is not None:
+        q &= ~Q(author_id=vid)
+    return q
+
+
+def _filter(viewer, post_ids: list[int], *, seen: set[int], not_posts: set[int], not_authors: set[int]) -> dict[int, dict]:
+    """The candidates that pass every filter, with what ranking needs (one query)."""
+    wanted = [pid for pid in dict.fromkeys(post_ids) if pid not in seen and pid not in not_posts]
+    if not wanted:
+        return {}
+    rows = (
+        Post.objects.filter(discoverable_q(viewer), pk__in=wanted)
+        .exclude(author_id__in=list(not_authors) or [0])
+        .values("id", "author_id", "sound_id", "published_at", "created_at", "language", "author__handle")
+    )
+    return {row["id"]: row for row in rows}
+
+
+# --- candidates ---------------------------------------------------------------------------------------------
+def _reason_for_interest(interest: dict, handles: dict[int, str]) -> str:
+    if interest.get("label"):
+        return f"Because you're into {interest['label']}"
+    last = interest.get("last_post_id")
+    if last and last in handles:
+        return f"Because you watched @{handles[last]}"
+    return "Because you watched similar posts"
+
+
+def _candidates(viewer, vid: int, interests: list[dict], not_authors: set[int]) -> list[Candidate]:
+    out: list[Candidate] = []
+    exclude = [vid, *not_authors]
+    last_ids = [i["last_post_id"] for i in interests if i.get("last_post_id")]
+    handles = dict(Post.objects.filter(pk__in=last_ids).values_list("id", "author__handle")) if last_ids else {}
+    limits = candidates_per_interest([i["weight"] for i in interests], settings.RECS_CANDIDATES_PER_INTEREST)
+    for interest, limit in zip(interests, limits, strict=True):
+        reason = _reason_for_interest(interest, handles)
+        for pid, sim in ann_search(interest["vector"], limit=limit, exclude_author_ids=exclude):
+            out.append(Candidate(pid, reason, "interest", sim))
+    collab = UserCollab.objects.filter(user_id=vid).values_list("vector", flat=True).first()
+    if collab is not None and float(np.linalg.norm(collab)) > 0:
+        for pid, _ in ann_search(np.asarray(collab, dtype=np.float32), limit=60, exclude_author_ids=exclude,
+                                 space="collab"):
+            out.append(Candidate(pid, "Liked by people with similar taste", "collab"))
+    out += _trending_candidates(vid, 100)
+    out += _network_candidates(vid, 60)
+    out += _explore_candidates(vid, 60)
+    return out
+
+
+def _trending_candidates(vid: int, limit: int) -> list[Candidate]:
+    """Trending posts, those in the viewer's language first ("Popular in your language").
+    There is no governorate on profiles yet, so "near you" is by language only."""
+    language = Profile.objects.filter(user_id=vid).values_list("language", flat=True).first() or ""
+    ranked = _trending_ids(2 * limit)
+    languages = dict(ItemVector.objects.filter(post_id__in=ranked).values_list("post_id", "language"))
+    same = [pid for pid in ranked if language and languages.get(pid) == language]
+    other = [pid for pid in ranked if pid not in set(same)]
+    return ([Candidate(pid, "Popular in your language", "trending") for pid in same]
+            + [Candidate(pid, "Popular right now", "trending") for pid in other])[:limit]
+
+
+def _trending_ids(limit: int) -> list[int]:
+    """Trending posts (feeds); fresh most-engaged items when feeds has nothing yet."""
+    try:
+        from feeds import trending
+    except ImportError:  # pragma: no cover - feeds is part of the project
+        trending = None
+    ranked = [pid for pid, _ in trending.trending_top(kind="posts", window="24h", limit=limit)] if trending else []
+    if ranked:
+        return ranked
+    # feeds has no trending yet (fresh install): most-engaged fresh items, cached a minute.
+    client = get_redis()
+    key = f"recs:trending-fallback:{limit}"
+    cached = client.get(key)
+    if cached is not None:
+        return [int(x) for x in cached.decode().split(",") if x]
+    since = ids.min_id_at(timezone.now() - timedelta(days=FRESH_DAYS))
+    ranked = list(
+        ItemCounters.objects.filter(post_id__gte=since)
+        .annotate(rank=F("likes") + 2 * F("comments") + 3 * F("shares") + F("completions"))
+        .order_by("-rank", "-post_id").values_list("post_id", flat=True)[:limit]
+    )
+    client.set(key, ",".join(str(x) for x in ranked), ex=60)
+    return ranked
+
+
+def _network_candidates(vid: int, limit: int) -> list[Candidate]:
+    """Fresh posts from authors followed by people the viewer follows (not by the viewer)."""
+    followed = Follow.objects.filter(follower_id=vid).values("followee_id")
+    second = (
+        Follow.objects.filter(follower_id__in=followed).exclude(followee_id=vid)
+        .exclude(followee_id__in=followed).values_list("followee_id", "follower__handle")[:500]
+    )
+    via: dict[int, str] = {}
+    for author_id, handle in second:
+        via.setdefault(author_id, handle)
+    if not via:
+        return []
+    rows = (
+        ItemVector.objects.filter(author_id__in=list(via), eligible=True,
+                                  published_at__gte=timezone.now() - timedelta(days=FRESH_DAYS))
+        .order_by("-published_at").values_list("post_id", "author_id")[:limit]
+    )
+    return [Candidate(pid, f"New from creators @{via[author]} follows", "network") for pid, author in rows]
+
+
+def _explore_candidates(vid: int, limit: int) -> list[Candidate]:
+    """Fresh eligible items with few views, sampled (stable per user per hour)."""
+    since = timezone.now() - timedelta(days=FRESH_DAYS)
+    popular = ItemCounters.objects.filter(post_id__gte=ids.min_id_at(since), views__gte=EXPLORE_MAX_VIEWS)
+    pool = list(
+        ItemVector.objects.filter(eligible=True, published_at__gte=since)
+        .exclude(post_id__in=popular.values("post_id"))
+        .order_by("-published_at").values_list("post_id", flat=True)[: limit * 5]
+    )
+    rng = random.Random(hash((vid, int(timezone.now().timestamp() // 3600))))
+    rng.shuffle(pool)
+    return [Candidate(pid, "Something new for you", "explore") for pid in pool[:limit]]
+
+
+# --- ranking ------------------------------------------------------------------------------------------------
+def recency_score(published_at, now) -> float:
+    age_h = max(0.0, (now - published_at).total_seconds() / 3600.0)
+    return math.exp(-math.log(2) * age_h / settings.RECS_RECENCY_HALF_LIFE_H)
+
+
+def _engagement(post_ids: list[int]) -> dict[int, float]:
+    out = {}
+    for c in ItemCounters.objects.filter(post_id__in=post_ids):
+        # scaled so a well-liked item approaches 1 (raw rates are small)
+        out[c.post_id] = min(1.0, 3.0 * c.engagement())
+    return out
+
+
+def rank(candidates: list[dict], *, weights: dict[str, float], size: int, exploration_share: float,
+         author_cap: int, sound_cap: int, window: int) -> list[dict]:
+    """Greedy ranking with diversity and caps (pure function, used by the feed and the bench).
+
+    Each candidate: {post_id, author_id, sound_id, similarity, recency, engagement (all ≥ 0), vector
+    (unit np.ndarray or None), explore (bool), reason}. At each step the best remaining item by
+    w_sim·sim + w_rec·rec + w_eng·eng + w_div·(1 − max cosine to the last `window` picks) that
+    keeps ≤ author_cap per author and ≤ sound_cap per sound within any `window` consecutive
+    items is taken; every round(1/exploration_share)-th slot goes to an exploration item (an
+    ordinary one when no exploration item fits). When only capped items are left the list ends
+    shorter rather than break the caps. Vectorised: one (n × d) product per pick."""
+    n = len(candidates)
+    if n == 0 or size <= 0:
+        return []
+    dim = next((len(c["vector"]) for c in candidates if c.get("vector") is not None), 1)
+    vectors = np.zeros((n, dim), dtype=np.float32)
+    has_vector = np.zeros(n, dtype=bool)
+    for i, c in enumerate(candidates):
+        if c.get("vector") is not None:
+            vectors[i] = c["vector"]
+            has_vector[i] = True
+    # Similarity is min-max scaled over the candidates so the four parts share a [0, 1] range:
+    # raw cosines of relevant items sit in a narrow band, which would let recency dominate.
+    similarity = np.array([c["similarity"] for c in candidates], dtype=np.float64)
+    spread = similarity.max() - similarity.min()
+    similarity = (similarity - similarity.min()) / spread if spread > 1e-9 else np.ones(n)
+    base = weights["similarity"] * similarity + np.array(
+        [weights["recency"] * c["recency"] + weights["engagement"] * c["engagement"] for c in candidates], dtype=np.float64)
+    authors = np.array([int(c["author_id"]) for c in candidates], dtype=np.int64)
+    sounds = np.array([int(c.get("sound_id") or 0) for c in candidates], dtype=np.int64)  # 0: no sound
+    is_explore = np.array([bool(c.get("explore")) for c in candidates], dtype=bool)
+    available = np.ones(n, dtype=bool)
+    every = round(1 / exploration_share) if exploration_share > 0 else 0
+    recent_sims: list[np.ndarray | None] = []  # cosine of every candidate to each of the last picks
+    picked: list[int] = []
+    while len(picked) < size and available.any():
+        ok = available.copy()
+        recent = picked[-(window - 1):] if window > 1 else []
+        if recent:
+            values, counts = np.unique(authors[recent], return_counts=True)
+            ok &= ~np.isin(authors, values[counts >= author_cap])
+            recent_sounds = sounds[recent]
+            recent_sounds = recent_sounds[recent_sounds != 0]
+            if recent_sounds.size:
+                values, counts = np.unique(recent_sounds, return_counts=True)
+                ok &= ~(np.isin(sounds, values[counts >= sound_cap]) & (sounds != 0))
+        explore_slot = bool(every) and (len(picked) + 1) % every == 0
+        source = ok & is_explore if explore_slot and (ok & is_explore).any() else ok & ~is_explore
+        if not source.any():
+            source = ok
+        if not source.any():
+            break  # only capped items are left: a shorter list beats breaking the caps
+        diversity = np.ones(n)
+        window_sims = [x for x in recent_sims[-window:] if x is not None]
+        if window_sims:
+            diversity = 1.0 - np.maximum(0.0, np.max(np.stack(window_sims), axis=0))
+            diversity[~has_vector] = 1.0
+        score = base + weights["diversity"] * diversity
+        score[~source] = -np.inf
+        best = int(np.argmax(score))
+        candidates[best]["score"] = float(score[best])
+        picked.append(best)
+        available[best] = False
+        recent_sims.append(vectors @ vectors[best] if has_vector[best] else None)
+    return [candidates[i] for i in picked]
+
+
+def _build(viewer, vid: int) -> list[dict]:
+    """The ranked For-You list for `viewer` (entries {post_id, reason, score})."""
+    interests = user_interests(user_id=vid)
+    not_posts, not_authors = _not_interested(vid)
+    candidates = _candidates(viewer, vid, interests, not_authors)
+    rows = _filter(viewer, [c.post_id for c in candidates], seen=cache.seen_ids(vid), not_posts=not_posts,
+                   not_authors=not_authors)
+    if not rows:
+        return []
+    vectors = item_vectors(list(rows))
+    engagement = _engagement(list(rows))
+    matrix = np.stack([i["vector"] for i in interests]) if interests else None
+    interest_weights = np.asarray([i["weight"] for i in interests], dtype=np.float32)
+    now = timezone.now()
+    best: dict[int, dict] = {}
+    priority = {"interest": 0, "collab": 1, "network": 2, "trending": 3, "explore": 4}
+    for cand in candidates:
+        row = rows.get(cand.post_id)
+        if row is None:
+            continue
+        vector = vectors.get(cand.post_id)
+        similarity = (float(interest_similarity(matrix, interest_weights, vector[None, :])[0])
+                      if matrix is not None and vector is not None else 0.0)
+        entry = best.get(cand.post_id)
+        if entry is not None and priority[entry["kind"]] <= priority[cand.kind]:
+            continue
+        best[cand.post_id] = {
+            "post_id": cand.post_id, "author_id": row["author_id"], "sound_id": row["sound_id"],
+            "similarity": max(0.0, similarity), "recency": recency_score(row["published_at"] or row["created_at"], now),
+            "engagement": engagement.get(cand.post_id, 0.0), "vector": vector, "kind": cand.kind,
+            "explore": cand.kind == "explore", "reason": cand.reason,
+        }
+    ranked = rank(
+        list(best.values()), weights=settings.RECS_SCORE_WEIGHTS, size=LIST_SIZE,
+        exploration_share=settings.RECS_EXPLORATION_SHARE, author_cap=settings.RECS_AUTHOR_CAP,
+        sound_cap=settings.RECS_SOUND_CAP, window=settings.RECS_CAP_WINDOW,
+    )
+    return [{"post_id": c["post_id"], "reason": c["reason"], "score": round(c["score"], 4)} for c in ranked]
+
+
+def _page(viewer, entries: list[dict], offset: int, limit: int) -> tuple[list[RecItem], str | None]:
+    """Visible posts from `entries` starting at `offset` (re-checked through the policy now)."""
+    items: list[RecItem] = []
+    position = offset
+    while position < len(entries) and len(items) < limit:
+        chunk = entries[position: position + 2 * limit]
+        posts = {p.pk: p for p in content_selectors.posts_visible_by_ids(viewer=viewer,
+                                                                         post_ids=[e["post_id"] for e in chunk])}
+        for entry in chunk:
+            position += 1
+            post = posts.get(entry["post_id"])
+            if post is not None:
+                items.append(RecItem(post=post, reason=entry["reason"], score=entry["score"]))
+                if len(items) == limit:
+                    break
+    return items, (encode_cursor(position) if position < len(entries) and items else None)
+
+
+def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
+    """The For-You feed page for `viewer` (None/anonymous allowed), each item with a reason.
+
+    First page (no cursor): candidates → filters → ranking, cached for RECS_FEED_TTL_S; next
+    pages walk the cached list. Cold users (no interest vectors) and logged-out viewers get
+    the Explore feed (trending + fresh), reason "Popular right now". Raises Invalid on a bad
+    cursor."""
+    offset = decode_cursor(cursor) or 0
+    vid = policy.viewer_id(viewer)
+    if vid is not None and user_interests(user_id=vid):
+        entries = cache.feed_load(vid) if offset else None
+        if entries is None:
+            # First page, or the cached list expired mid-scroll: rank again. Mid-scroll the
+            # position is kept; what the client already viewed is filtered as seen anyway.
+            entries = _build(viewer, vid)
+            cache.feed_store(vid, entries)
+        if entries:
+            items, next_cursor = _page(viewer, entries, offset, limit)
+            return RecPage(items=items, next_cursor=next_cursor, source="for_you")
+    from feeds import selectors as feeds_selectors
+
+    page = feeds_selectors.explore(viewer=viewer, cursor=cursor, limit=limit)
+    not_posts, not_authors = _not_interested(vid) if vid is not None else (set(), set())
+    items = [
+        RecItem(post=item.post, reason="Popular right now")
+        for item in page.items
+        if item.post.pk not in not_posts and item.post.author_id not in not_authors and item.post.author_id != vid
+    ]
+    return RecPage(items=items, next_cursor=page.next_cursor, source="trending")
+
+
+# --- item-to-item and creators -------------------------------------------------------------------------------
+def similar_posts(*, viewer, post_id: Any, cursor: str | None = None, limit: int = 20) -> RecPage:
+    """Posts like `post_id` (content space), through the same discovery filters; NotFound if
+    the post is not visible to `viewer` or has no vector yet."""
+    post = content_selectors.post_get_visible(viewer=viewer, post_id=post_id)
+    vector = ItemVector.objects.filter(post_id=post.pk).values_list("embedding", flat=True).first()
+    if vector is None:
+        raise NotFound("No recommendations for this post yet.")
+    vid = policy.viewer_id(viewer)
+    not_posts, not_authors = _not_interested(vid) if vid is not None else (set(), set())
+    hits = [(pid, sim) for pid, sim in ann_search(np.asarray(vector, dtype=np.float32), limit=LIST_SIZE)
+            if pid != post.pk]
+    rows = _filter(viewer, [pid for pid, _ in hits], seen=set(), not_posts=not_posts, not_authors=not_authors)
+    entries = [{"post_id": pid, "reason": "Similar to this post", "score": round(sim, 4)} for pid, sim in hits
+               if pid in rows]
+    items, next_cursor = _page(viewer, entries, decode_cursor(cursor) or 0, limit)
+    return RecPage(items=items, next_cursor=next_cursor, source="similar")
+
+
+@dataclass
+class SuggestedUser:
+    user: User
+    reason: str
+    score: float
+
+
+def suggested_users(*, viewer, limit: int = 20) -> list[SuggestedUser]:
+    """Creators near the viewer's interests (authors of their nearest items), excluding the
+    viewer, people they follow, blocked either way, NOT_INTERESTED authors and shadowbanned
+    accounts. Cold viewers get authors of trending posts."""
+    vid = policy.viewer_id(viewer)
+    scores: dict[int, float] = defaultdict(float)
+    reasons: dict[int, str] = {}
+    if vid is not None:
+        for interest in user_interests(user_id=vid):
+            for pid, sim in ann_search(interest["vector"], limit=150, exclude_author_ids=[vid]):
+                scores[pid] += max(0.0, sim)
+                reasons.setdefault(pid, f"Posts about {interest['label']}" if interest.get("label")
+                                   else "Posts like the ones you watch")
+    if not scores:
+        for pid in _trending_ids(100):
+            scores[pid] += 0.1
+            reasons.setdefault(pid, "Popular creator right now")
+    authors: dict[int, float] = defaultdict(float)
+    author_reason: dict[int, str] = {}
+    for pid, author_id in ItemVector.objects.filter(post_id__in=list(scores)).values_list("post_id", "author_id"):
+        authors[author_id] += scores[pid]
+        author_reason.setdefault(author_id, reasons[pid])
+    users = User.objects.filter(policy.visible_users_q(viewer), policy.discovery_q(viewer, ""), pk__in=list(authors))
+    if vid is not None:
+        _, not_authors = _not_interested(vid)
+        users = users.exclude(pk=vid).exclude(pk__in=policy.following_subquery(vid)).exclude(pk__in=list(not_authors))
+    found = {u.pk: u for u in users.select_related("profile")}
+    ordered = sorted(found, key=lambda a: (-authors[a], a))[:limit]
+    return [SuggestedUser(user=found[a], reason=author_reason[a], score=round(authors[a], 4)) for a in ordered]
+
+
+# --- operators ---------------------------------------------------------------------------------------------------
+def explain(*, user: User, post_id: int) -> dict[str, Any]:
+    """Why `post_id` would or would not be shown to `user` in For-You (recs_explain)."""
+    post = Post.objects.filter(pk=post_id).select_related("author").first()
+    if post is None:
+        return {"post_id": post_id, "shown": False, "blocked_by": ["post does not exist"]}
+    reasons: list[str] = []
+    if post.author_id == user.pk:
+        reasons.append("own post")
+    if not Post.objects.filter(content_selectors.post_visible_q(user), pk=post.pk).exists():
+        reasons.append("not visible through the policy (deleted, moderation, block, privacy or audience)")
+    if not Post.objects.filter(policy.discovery_q(user), pk=post.pk).exists():
+        reasons.append("author is shadowbanned (hidden from discovery)")
+    if not Post.objects.filter(policy.exclude_muted_q(user), pk=post.pk).exists():
+        reasons.append("author is muted")
+    if post.audience != policy.PUBLIC:
+        reasons.append(f"audience is {post.audience} (For-You shows public posts only)")
+    if post.parent_id:
+        reasons.append("a reply (For-You shows top-level posts)")
+    not_posts, not_authors = _not_interested(user.pk)
+    if post.pk in not_posts:
+        reasons.append("marked NOT_INTERESTED")
+    if post.author_id in not_authors:
+        reasons.append("author marked NOT_INTERESTED")
+    if post.pk in cache.seen_ids(user.pk):
+        reasons.append("seen recently")
+    vector_row = ItemVector.objects.filter(post_id=post.pk).first()
+    interests = user_interests(user_id=user.pk)
+    similarity = None
+    nearest = None
+    if vector_row is not None and interests:
+        v = np.asarray(vector_row.embedding, dtype=np.float32)
+        sims = [float(i["vector"] @ v) for i in interests]
+        similarity = max(sims)
+        nearest = interests[int(np.argmax(sims))]
+    counters = ItemCounters.objects.filter(post_id=post.pk).first()
+    engagement = min(1.0, 3.0 * counters.engagement()) if counters else 0.0
+    recency = recency_score(post.published_at or post.created_at, timezone.now())
+    weights = settings.RECS_SCORE_WEIGHTS
+    cached = cache.feed_load(user.pk) or []
+    position = next((i for i, e in enumerate(cached) if e["post_id"] == post.pk), None)
+    return {
+        "post_id": post.pk, "author": post.author.handle, "shown": not reasons, "blocked_by": reasons,
+        "has_vector": vector_row is not None, "vector_source": vector_row.source if vector_row else None,
+        "interests": [{"slot": i["slot"], "label": i["label"], "weight": i["weight"]} for i in interests],
+        "nearest_interest": nearest["slot"] if nearest else None,
+        "similarity": similarity, "recency": round(recency, 4), "engagement": round(engagement, 4),
+        "score_without_diversity": round(weights["similarity"] * max(0.0, similarity or 0.0)
+                                         + weights["recency"] * recency + weights["engagement"] * engagement, 4),
+        "position_in_cached_feed": position,
+    }

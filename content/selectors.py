@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BooleanField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -61,6 +63,14 @@ def _vid(viewer) -> int | None:
 # --- posts: the visibility rule ---------------------------------------------------------------
 def post_visible_q(viewer, prefix: str = "") -> Q:
     """The full rule for Post rows as one Q; `prefix` is the path to the post ("post__")."""
+    return post_state_q(viewer, prefix) & policy.content_visible_q(
+        viewer, author_field=f"{prefix}author", audience_field=f"{prefix}audience", circle_field=f"{prefix}circle"
+    )
+
+
+def post_state_q(viewer, prefix: str = "") -> Q:
+    """The post's own state part of `post_visible_q` (columns of the row only): alive,
+    published and moderation-visible, or the viewer's own visible / held post."""
 
     def f(name: str) -> str:
         return f"{prefix}{name}"
@@ -72,20 +82,71 @@ def post_visible_q(viewer, prefix: str = "") -> Q:
         public_state |= Q(
             **{f("author_id"): vid, f("moderation_state__in"): [ModerationState.VISIBLE, ModerationState.HELD]}
         )
-    author_field = f("author")
-    return (
-        live
-        & public_state
-        & policy.content_visible_q(
-            viewer, author_field=author_field, audience_field=f("audience"), circle_field=f("circle")
-        )
+    return live & public_state
+
+
+def posts_filter_visible(*, viewer, posts: Iterable[Post], exclude_muted: bool = False,
+                         discovery: bool = False) -> list[Post]:
+    """The loaded `posts` (already filtered by `post_state_q`, authors selected) that
+    `viewer` may see, in order: the policy decided in Python from the facts about their
+    authors, the same rules as `post_visible_q` (social/tests/test_policy_matrix.py).
+    Rows from `with_policy_facts` carry the facts; others cost one facts query
+    (`policy.content_relationships`). `exclude_muted` drops authors muted for posts;
+    `discovery` drops shadowbanned authors (as `policy.discovery_q`)."""
+    posts = list(posts)
+    if not posts:
+        return []
+    muted = "posts" if exclude_muted else None
+    if all(hasattr(p, "policy_facts") for p in posts):
+        return [
+            p for p in posts
+            if policy.can_view_content_in_list(
+                viewer, p.author, p.audience, p.circle_id,
+                rel=policy.relationship_from_facts(viewer, p.author_id, p.policy_facts, p.circle_id),
+                exclude_muted=muted, discovery=discovery,
+            )
+        ]
+    rels = policy.content_relationships(
+        viewer, [p.author_id for p in posts], [p.circle_id for p in posts if p.audience == policy.CIRCLE]
     )
+    return [
+        p for p in posts
+        if policy.can_view_content_in_list(
+            viewer, p.author, p.audience, p.circle_id, rel=rels[p.author_id], exclude_muted=muted,
+            discovery=discovery,
+        )
+    ]
+
+
+def with_policy_facts(viewer, posts: QuerySet[Post]) -> QuerySet[Post]:
+    """`posts` annotated with `policy_facts` (`policy.content_facts_sql` over the row's
+    author and circle), so `posts_filter_visible` decides them without another query."""
+    table = Post._meta.db_table
+    sql, params = policy.content_facts_sql(viewer, f'"{table}"."author_id"', f'"{table}"."circle_id"')
+    return posts.annotate(policy_facts=RawSQL(sql, params, output_field=ArrayField(BooleanField())))
+
+
+def _media_prefetch() -> Prefetch:
+    return Prefetch("media_items", queryset=PostMedia.objects.select_related("asset").order_by("position"))
 
 
 def _render_related(queryset: QuerySet[Post]) -> QuerySet[Post]:
-    return queryset.select_related("author__profile", "sound").prefetch_related(
-        Prefetch("media_items", queryset=PostMedia.objects.select_related("asset").order_by("position"))
-    )
+    return queryset.select_related("author__profile", "sound").prefetch_related(_media_prefetch())
+
+
+def post_rows_for_render(queryset: QuerySet[Post]) -> QuerySet[Post]:
+    """`queryset` with author + profile and sound joined (what a card and the policy read),
+    media NOT yet prefetched: filter the rows first, then `posts_prefetch_media`."""
+    return queryset.select_related("author__profile", "sound")
+
+
+def posts_prefetch_media(posts: list[Post]) -> list[Post]:
+    """Load the media (with assets) of already-filtered posts in one query."""
+    from django.db.models import prefetch_related_objects
+
+    if posts:
+        prefetch_related_objects(posts, _media_prefetch())
+    return posts
 
 
 def post_list_visible_to(
@@ -119,22 +180,26 @@ def post_get_visible(*, viewer, post_id: Any) -> Post:
     return post
 
 
-def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool = False) -> list[Post]:
+def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool = False,
+                         discovery: bool = False) -> list[Post]:
     """The posts among `post_ids` that `viewer` may see, in the order given (duplicates
     once; unknown, deleted and invisible ids dropped; with `exclude_muted`, also posts by
-    authors the viewer muted for posts — what a home feed wants).
+    authors the viewer muted for posts — what a home feed wants; with `discovery`, also shadowbanned authors', as
+    `policy.discovery_q` — what trending, explore and search want).
 
-    One primary-key query with the policy applied (+ the fixed prefetch queries for media),
-    so a feed page costs the same however its ids were chosen. Render with
+    One primary-key query carrying the policy's facts (`with_policy_facts`, decided by
+    `posts_filter_visible`) and the fixed prefetch query for media, so a feed page costs
+    the same however its ids were chosen. Render with
     `PostOutputSerializer(posts, many=True, context={"viewer": viewer})`.
     """
     wanted = list(dict.fromkeys(int(i) for i in post_ids))
     if not wanted:
         return []
-    posts = post_list_visible_to(viewer=viewer).filter(pk__in=wanted)
-    if exclude_muted:
-        posts = posts.filter(policy.exclude_muted_q(viewer, "author", kind="posts"))
-    found = {post.pk: post for post in posts}
+    # Ids first: a primary-key query with the row's own state, then the policy over the
+    # page's authors in one facts query (cheaper than the policy's subqueries per call).
+    rows = with_policy_facts(viewer, post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
+    visible = posts_filter_visible(viewer=viewer, posts=rows, exclude_muted=exclude_muted, discovery=discovery)
+    found = {post.pk: post for post in posts_prefetch_media(visible)}
     return [found[i] for i in wanted if i in found]
 
 
@@ -186,17 +251,53 @@ def _data_saver(viewer) -> bool:
     return True if row is None else bool(row)
 
 
+_VIEWER_MARKS_SQL: str | None = None
+
+
+def _viewer_marks(vid: int, post_ids: list[int]) -> tuple[dict[int, str], set[int], set[int], bool]:
+    """The viewer's reactions, bookmarks and reposts among `post_ids`, and their data-saver
+    setting (True when they have no settings row), in ONE round trip."""
+    global _VIEWER_MARKS_SQL
+    from django.db import connection
+
+    from accounts.models import UserSettings
+
+    if _VIEWER_MARKS_SQL is None:
+        r, b, p, u = (m._meta.db_table for m in (Reaction, Bookmark, Repost, UserSettings))
+        _VIEWER_MARKS_SQL = f"""
+            SELECT 'r', post_id, reaction FROM "{r}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
+            UNION ALL SELECT 'b', post_id, NULL FROM "{b}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
+            UNION ALL SELECT 'p', post_id, NULL FROM "{p}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
+            UNION ALL SELECT 's', NULL, CASE WHEN data_saver THEN 't' ELSE 'f' END FROM "{u}" WHERE user_id = %(v)s
+        """
+    reactions: dict[int, str] = {}
+    saved: set[int] = set()
+    reposted: set[int] = set()
+    data_saver = True
+    with connection.cursor() as cursor:
+        cursor.execute(_VIEWER_MARKS_SQL, {"v": vid, "ids": list(post_ids)})
+        for kind, post_id, value in cursor.fetchall():
+            if kind == "r":
+                reactions[post_id] = value
+            elif kind == "b":
+                saved.add(post_id)
+            elif kind == "p":
+                reposted.add(post_id)
+            else:
+                data_saver = value == "t"
+    return reactions, saved, reposted, data_saver
+
+
 def posts_hydrate(*, viewer, posts: Iterable[Post]) -> list[Post]:
     """Attach `post.render` (a PostRender) to each post and to any post it quotes.
 
     Fixed cost for any page size: quoted posts (through `posts_visible_by_ids`, so a quote
     of something the viewer may not see renders as unavailable), the viewer's reactions,
-    bookmarks and reposts (one query each), and the viewer's data-saver setting (one).
+    bookmarks and reposts and the viewer's data-saver setting (one query together).
     """
     posts = [p for p in posts if getattr(p, "render", None) is None]
     if not posts:
         return []
-    data_saver = _data_saver(viewer)
     quote_ids = [p.quote_of_id for p in posts if p.quote_of_id]
     quoted = {q.pk: q for q in posts_visible_by_ids(viewer=viewer, post_ids=quote_ids)} if quote_ids else {}
     everything = posts + [q for q in quoted.values() if getattr(q, "render", None) is None]
@@ -205,10 +306,9 @@ def posts_hydrate(*, viewer, posts: Iterable[Post]) -> list[Post]:
     reactions: dict[int, str] = {}
     saved: set[int] = set()
     reposted: set[int] = set()
+    data_saver = False
     if vid is not None:
-        reactions = dict(Reaction.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", "reaction"))
-        saved = set(Bookmark.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", flat=True))
-        reposted = set(Repost.objects.filter(user_id=vid, post_id__in=ids).values_list("post_id", flat=True))
+        reactions, saved, reposted, data_saver = _viewer_marks(vid, ids)
     for post in everything:
         post.render = PostRender(
             viewer_reaction=reactions.get(post.pk),

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchVector, TrigramSimilarity
-from django.db import transaction
+from django.contrib.postgres.search import SearchVector, TrigramSimilarity
+from django.db import connection, transaction
 from django.utils import timezone
 
 from daira.lib.text import normalize_for_match, search_variants
@@ -131,11 +131,13 @@ class PostgresSearchBackend(SearchBackend):
         if not variants:
             return []
         docs = SearchDocument.objects.filter(kind=kind)
-        found: list[int] = list(
-            docs.filter(key__in=variants)
-            .order_by("-popularity", "-object_id")
-            .values_list("object_id", flat=True)[:limit]
-        )
+        found: list[int] = []
+        if kind != SearchKind.POST:  # posts have no name (`key` is empty): no exact tier
+            found = list(
+                docs.filter(key__in=variants)
+                .order_by("-popularity", "-object_id")
+                .values_list("object_id", flat=True)[:limit]
+            )
 
         def full_text(tsquery: str) -> None:
             if not tsquery or len(found) >= limit:
@@ -143,18 +145,26 @@ class PostgresSearchBackend(SearchBackend):
             # Bounded work at any index size: the GIN index yields at most MATCH_CAP matches,
             # which are then ordered by popularity (a word in a third of all posts must not
             # sort a third of the table; its first MATCH_CAP hits are plenty to rank a page).
-            matched = docs.filter(tsv=SearchQuery(tsquery, search_type="raw", config="simple")).values("id")[:MATCH_CAP]
-            rows = (
-                SearchDocument.objects.filter(id__in=matched)
-                .order_by("-popularity", "-object_id")
-                .values_list("object_id", flat=True)[: limit + len(found)]
-            )
-            found.extend(object_id for object_id in rows if object_id not in found)
+            # One pass over the GIN hits: the capped matches carry their own popularity, so
+            # ranking them needs no second lookup by primary key per match.
+            with connection.cursor() as cursor:
+                cursor.execute(_FULL_TEXT_SQL, [kind, tsquery, MATCH_CAP, limit + len(found)])
+                rows = [row[0] for row in cursor.fetchall()]
+            seen = set(found)
+            found.extend(object_id for object_id in rows if object_id not in seen)
 
         full_text(_tsquery(variants))
         if len(found) < limit:
             full_text(_tsquery_with_corrections(variants[0]))
         return found[:limit]
+
+
+_FULL_TEXT_SQL = f"""
+    SELECT object_id FROM (
+        SELECT object_id, popularity FROM "{SearchDocument._meta.db_table}"
+        WHERE kind = %s AND tsv @@ to_tsquery('simple'::regconfig, %s) LIMIT %s
+    ) AS hits ORDER BY popularity DESC, object_id DESC LIMIT %s
+"""
 
 
 def corrections(word: str, *, limit: int = TYPO_SUGGESTIONS) -> list[str]:

@@ -1,8 +1,10 @@
 """Feeds reads: home (Redis timeline + fan-in, or the pull query), circle feeds, trending,
 explore. Every post returned has passed the visibility policy at read time
-(`content.selectors.post_list_visible_to`, which applies social.policy's blocks, private
-accounts, audiences incl. circles, shadowbans, plus deleted / moderation state), with
-mutes excluded (`policy.exclude_muted_q`) and, on discovery surfaces, `policy.discovery_q`.
+(`content.selectors.posts_visible_by_ids` / `posts_filter_visible`, which apply
+social.policy's blocks, private accounts, audiences incl. circles, shadowbans, plus deleted /
+moderation state, from facts loaded with the rows in the same query), with mutes excluded and,
+on discovery surfaces, shadowbanned authors dropped (the rules of `policy.exclude_muted_q`
+and `policy.discovery_q`; lists built in SQL, e.g. circle feeds, use those directly).
 
 Pages are `FeedPage`s of `FeedItem`s (a post and, for a repost, who shared it), newest
 first; the cursor is the snowflake score of the last item (REST also takes `max_id`).
@@ -17,7 +19,9 @@ from datetime import timedelta
 from itertools import zip_longest
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BooleanField, Count, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
@@ -77,27 +81,35 @@ def _parse_max_id(cursor: str | None, max_id) -> int | None:
 def visible_posts_by_ids(*, viewer, post_ids, discovery: bool = False) -> dict[int, Post]:
     """{id: post} for the ids `viewer` may see in a feed: one primary-key query with the
     policy, mutes excluded (and shadowbanned authors for discovery surfaces)."""
-    wanted = list(dict.fromkeys(int(i) for i in post_ids))
-    if not wanted:
-        return {}
-    posts = content_selectors.post_list_visible_to(viewer=viewer).filter(pk__in=wanted).filter(
-        policy.exclude_muted_q(viewer)
+    posts = content_selectors.posts_visible_by_ids(
+        viewer=viewer, post_ids=post_ids, exclude_muted=True, discovery=discovery
     )
-    if discovery:
-        posts = posts.filter(policy.discovery_q(viewer))
     return {post.pk: post for post in posts}
 
 
-def _visible_reposters(viewer, reposter_ids) -> dict[int, User]:
-    reposter_ids = set(reposter_ids)
-    if not reposter_ids:
+def _visible_users_by_ids(viewer, user_ids, *, exclude_muted: bool = False, discovery: bool = False) -> dict[int, User]:
+    """{id: user (with profile)} of the people `viewer` may see (`policy.visible_users_q`;
+    + not muted for posts; + `policy.discovery_q`): one primary-key query carrying the
+    policy's facts (`policy.content_facts_sql`), decided in Python by the policy."""
+    user_ids = list(dict.fromkeys(int(i) for i in user_ids))
+    if not user_ids:
         return {}
-    users = (
-        User.objects.filter(pk__in=reposter_ids)
-        .filter(policy.visible_users_q(viewer) & policy.exclude_muted_q(viewer, author_field=""))
-        .select_related("profile")
+    sql, params = policy.content_facts_sql(viewer, f'"{User._meta.db_table}"."id"', "NULL")
+    users = User.objects.filter(pk__in=user_ids).select_related("profile").annotate(
+        policy_facts=RawSQL(sql, params, output_field=ArrayField(BooleanField()))
     )
-    return {user.pk: user for user in users}
+    visible = {}
+    for user in users:
+        rel = policy.relationship_from_facts(viewer, user.pk, user.policy_facts)
+        if policy.can_view_user_in_list(viewer, user, rel=rel, discovery=discovery) and not (
+            exclude_muted and rel.muting_posts
+        ):
+            visible[user.pk] = user
+    return visible
+
+
+def _visible_reposters(viewer, reposter_ids) -> dict[int, User]:
+    return _visible_users_by_ids(viewer, reposter_ids, exclude_muted=True)
 
 
 def _resolve(viewer, entries: list[Entry], seen: set[int], discovery: bool = False) -> list[FeedItem]:
@@ -120,11 +132,16 @@ def _resolve(viewer, entries: list[Entry], seen: set[int], discovery: bool = Fal
 
 
 # --- home feed ------------------------------------------------------------------------------------
-def big_following_ids(user_id: int) -> list[int]:
-    """Big accounts (fan-in) `user_id` follows, cached in Redis for a few minutes."""
+_NOT_READ = object()
+
+
+def big_following_ids(user_id: int, *, cached=_NOT_READ) -> list[int]:
+    """Big accounts (fan-in) `user_id` follows, cached in Redis for a few minutes.
+    `cached`: the cache key's value when the caller already read it (in its pipeline)."""
     client = get_redis()
     key = timelines.big_following_key(user_id)
-    cached = client.get(key)
+    if cached is _NOT_READ:
+        cached = client.get(key)
     if cached is not None:
         return [int(x) for x in cached.decode().split(",") if x]
     found = list(
@@ -172,16 +189,37 @@ def home_pull_page(*, viewer, max_id: int | None = None, limit: int = 20) -> Fee
     Redis window): top-level posts by the accounts `viewer` follows and their own,
     newest first, through the policy, mutes excluded. Reposts are not in this view."""
     vid = _vid(viewer)
-    posts = (
-        content_selectors.post_list_visible_to(viewer=viewer, top_level_only=True)
-        .filter(Q(author_id__in=policy.following_subquery(vid)) | Q(author_id=vid))
-        .filter(policy.exclude_muted_q(viewer))
-    )
-    if max_id is not None:
-        posts = posts.filter(pk__lt=max_id)
-    rows = list(posts.order_by("-id")[: limit + 1])
-    items = [FeedItem(post=post, score=post.pk) for post in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].score) if len(rows) > limit and items else None
+    mine = Q(author_id__in=policy.following_subquery(vid)) | Q(author_id=vid)
+    # Ids first, like the Redis path: newest top-level candidates by the people followed
+    # (primary-key index walked backwards) carrying the policy's facts, decided in Python
+    # (`posts_filter_visible`); over-fetch while filtering eats into the page.
+    candidates = Post.objects.filter(content_selectors.post_state_q(viewer), mine, parent__isnull=True)
+    want = limit + 1
+    found: list[Post] = []
+    upper = max_id
+    batch = want + 4
+    exhausted = False
+    for _ in range(MAX_ROUNDS):
+        rows = candidates if upper is None else candidates.filter(pk__lt=upper)
+        rows = list(content_selectors.with_policy_facts(
+            viewer, content_selectors.post_rows_for_render(rows)).order_by("-id")[:batch])
+        found += content_selectors.posts_filter_visible(viewer=viewer, posts=rows, exclude_muted=True)
+        exhausted = len(rows) < batch
+        if rows:
+            upper = rows[-1].pk
+        if len(found) >= want or exhausted:
+            break
+        batch = min(batch * 2, 1_000)
+    if len(found) < want and not exhausted:
+        # Filtering ate MAX_ROUNDS batches: finish the page with the policy in SQL.
+        rest = (
+            content_selectors.post_list_visible_to(viewer=viewer, top_level_only=True)
+            .filter(mine).filter(policy.exclude_muted_q(viewer)).filter(pk__lt=upper)
+        )
+        found += list(rest.order_by("-id")[: want - len(found)])
+    page = content_selectors.posts_prefetch_media(found[:limit])
+    items = [FeedItem(post=post, score=post.pk) for post in page]
+    next_cursor = encode_cursor(items[-1].score) if len(found) > limit and items else None
     return FeedPage(items=items, next_cursor=next_cursor, source="pull")
 
 
@@ -193,13 +231,14 @@ def _home_chronological(viewer, vid: int, max_id: int | None, limit: int) -> Fee
         pipe.exists(timelines.rebuild_lock_key(vid))
         pipe.expire(key, timelines.feed_ttl_seconds())
         pipe.zcard(key)
-        exists, locked, _, size = pipe.execute()
+        pipe.get(timelines.big_following_key(vid))
+        exists, locked, _, size, big_cached = pipe.execute()
     if not exists or locked:
         if not exists:
             services.home_feed_request_rebuild(user_id=vid)
         return home_pull_page(viewer=viewer, max_id=max_id, limit=limit)
 
-    big = big_following_ids(vid)
+    big = big_following_ids(vid, cached=big_cached)
     want = limit + 1
     items: list[FeedItem] = []
     seen: set[int] = set()
@@ -498,19 +537,16 @@ def _visible_search_objects(viewer, kind: str, object_ids: list[int]) -> dict[in
     if not object_ids:
         return {}
     if kind == "user":
-        users = User.objects.filter(pk__in=object_ids).filter(
-            policy.visible_users_q(viewer) & policy.discovery_q(viewer, author_field="")
-        ).select_related("profile")
-        return {u.pk: u for u in users}
+        return _visible_users_by_ids(viewer, object_ids, discovery=True)
     if kind == "post":
+        # Public posts by public accounts only (or the viewer's own): privacy can change
+        # after indexing, so it is checked here, on the rows just loaded.
         vid = _vid(viewer)
-        posts = (
-            content_selectors.post_list_visible_to(viewer=viewer)
-            .filter(pk__in=object_ids, audience="public")
-            .filter(policy.discovery_q(viewer))
-            .filter(Q(author__is_private=False) | Q(author_id=vid) if vid else Q(author__is_private=False))
-        )
-        return {p.pk: p for p in posts}
+        posts = content_selectors.posts_visible_by_ids(viewer=viewer, post_ids=object_ids, discovery=True)
+        return {
+            p.pk: p for p in posts
+            if p.audience == policy.PUBLIC and (not p.author.is_private or p.author_id == vid)
+        }
     if kind == "hashtag":
         return {h.pk: h for h in Hashtag.objects.filter(pk__in=object_ids)}
     sounds = Sound.objects.filter(pk__in=object_ids).filter(
@@ -527,7 +563,7 @@ def _search_kind(viewer, kind: str, query: str, offset: int, limit: int) -> tupl
     found: list = []
     positions: list[int] = []
     position = offset
-    chunk = 2 * (limit + 1)
+    chunk = limit + 1 + 4  # most candidates pass the policy: one page and a margin, doubled if not
     while position < len(candidates) and len(found) <= limit:
         window = candidates[position: position + chunk]
         visible = _visible_search_objects(viewer, kind, window)

@@ -331,14 +331,32 @@ def search_history_record(*, user, query: str, kind: str = "") -> None:
     normalized = normalize_for_match(query)[:200]
     if not normalized:
         return
-    SearchHistory.objects.update_or_create(
-        user_id=user.pk, normalized=normalized,
-        defaults={"query": query, "kind": kind[:8], "searched_at": timezone.now()},
-    )
-    stale = SearchHistory.objects.filter(user_id=user.pk).order_by("-searched_at").values_list("pk", flat=True)[
-        SEARCH_HISTORY_KEEP:
-    ]
-    SearchHistory.objects.filter(pk__in=list(stale)).delete()
+    from django.db import connection
+
+    from daira.lib import ids
+
+    # One statement (it runs on every search request): upsert this query to the top, and
+    # drop the user's other queries beyond the newest SEARCH_HISTORY_KEEP - 1. Both parts
+    # see the same snapshot, so the trim counts the other queries only.
+    table = SearchHistory._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH upserted AS (
+                INSERT INTO "{table}" (id, user_id, query, normalized, kind, searched_at)
+                VALUES (%(id)s, %(user)s, %(query)s, %(normalized)s, %(kind)s, %(at)s)
+                ON CONFLICT (user_id, normalized) DO UPDATE
+                SET query = EXCLUDED.query, kind = EXCLUDED.kind, searched_at = EXCLUDED.searched_at
+                RETURNING id
+            )
+            DELETE FROM "{table}" WHERE user_id = %(user)s AND normalized <> %(normalized)s AND id NOT IN (
+                SELECT id FROM "{table}" WHERE user_id = %(user)s AND normalized <> %(normalized)s
+                ORDER BY searched_at DESC, id DESC LIMIT %(others)s
+            )
+            """,
+            {"id": ids.next_id(), "user": user.pk, "query": query, "normalized": normalized, "kind": kind[:8],
+             "at": timezone.now(), "others": SEARCH_HISTORY_KEEP - 1},
+        )
 
 
 def search_history_clear(*, user, entry_id=None) -> int:

@@ -365,3 +365,40 @@ def test_a_warm_page_costs_one_primary_key_query_plus_its_media_prefetch(make_us
     with django_assert_num_queries(2):
         large = selectors.home_feed(viewer=reader, limit=20)
     assert (len(small.items), len(large.items)) == (5, 20)
+
+
+@pytest.mark.parametrize("rounds", [1, selectors.MAX_ROUNDS])
+def test_pull_pages_are_full_when_the_policy_filters_most_candidates(make_user, publish, committed, monkeypatch,
+                                                                     rounds):
+    # given: the newest 12 posts are by a muted author, the 3 before them by someone else
+    muted, other, reader = make_user(), make_user(), make_user()
+    follow(committed, reader, muted)
+    follow(committed, reader, other)
+    older = [publish(other, f"o{i}").pk for i in range(3)]
+    for i in range(12):
+        publish(muted, f"m{i}")
+    Mute.objects.create(muter=reader, muted=muted, posts=True, stories=False)
+    # one round of ids-first candidates only: the rest must come from the policy-in-SQL query
+    monkeypatch.setattr(selectors, "MAX_ROUNDS", rounds)
+
+    # when
+    page = selectors.home_pull_page(viewer=reader, limit=3)
+
+    # then
+    assert (page.source, page_ids(page), page.next_cursor) == ("pull", list(reversed(older)), None)
+
+
+def test_a_pull_page_costs_one_candidate_query_plus_its_media_prefetch(make_user, publish, committed,
+                                                                       django_assert_num_queries):
+    # given
+    authors = [make_user() for _ in range(3)]
+    reader = make_user()
+    for author in authors:
+        follow(committed, reader, author)
+    for i in range(30):
+        publish(authors[i % 3], f"p{i}")
+
+    # then: the policy rides on the candidate query (no query per row or per author)
+    with django_assert_num_queries(2):
+        page = selectors.home_pull_page(viewer=reader, limit=20)
+    assert len(page.items) == 20

@@ -164,6 +164,19 @@ def test_search_history_keeps_distinct_recent_queries(make_user):
     assert SearchHistory.objects.filter(user=user).exists() is False
 
 
+def test_search_history_keeps_only_the_newest_queries(make_user, monkeypatch):
+    # given
+    monkeypatch.setattr(services, "SEARCH_HISTORY_KEEP", 3)
+    user, other = make_user(), make_user()
+    services.search_history_record(user=other, query="nile")
+    for query in ("one", "two", "three", "four", "two", "five"):
+        services.search_history_record(user=user, query=query)
+
+    # then: the newest 3 distinct queries, a repeated one moved to the top; others untouched
+    assert [r.query for r in selectors.search_recent(user=user)] == ["five", "two", "four"]
+    assert [r.query for r in selectors.search_recent(user=other)] == ["nile"]
+
+
 def test_hashtag_popularity_breaks_ties(make_user, publish):
     author = make_user()
     publish(author, "#tahrir")

@@ -256,6 +256,8 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # WhiteNoise serves admin, Swagger UI and GraphiQL assets from the ASGI server itself, so
 # the docs work with no CDN and no separate web server (from finders in development).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+if DEBUG or TESTING:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("DAIRA_MEDIA_ROOT", default="") or BASE_DIR / "var" / "media").resolve()

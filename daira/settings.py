@@ -475,10 +475,19 @@ WALLET_NATIONAL_ID_CHECK_DIGIT = env.bool("DAIRA_WALLET_NATIONAL_ID_CHECK_DIGIT"
 WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES = env.int("DAIRA_WALLET_PAYOUT_DUAL_APPROVAL_ABOVE_PIASTRES", default=500_000)
 # Payment providers: "sandbox" unless credentials are configured. Payments left pending this
 # long are asked about by the reconcile beat task; after WALLET_PAYMENT_EXPIRY_MINUTES they expire.
-WALLET_DEFAULT_PROVIDER = env.str("DAIRA_WALLET_DEFAULT_PROVIDER", default="sandbox")
+# The sandbox confirms payments on a signed callback anyone holding its secret can forge, so
+# it fails closed: on only in development/tests unless explicitly enabled with its own secret.
+WALLET_SANDBOX_ENABLED = env.bool("DAIRA_WALLET_SANDBOX_ENABLED", default=DEBUG or TESTING)
+WALLET_DEFAULT_PROVIDER = env.str(
+    "DAIRA_WALLET_DEFAULT_PROVIDER", default="sandbox" if WALLET_SANDBOX_ENABLED else "live"
+)
 WALLET_PAYMENT_STALE_MINUTES = env.int("DAIRA_WALLET_PAYMENT_STALE_MINUTES", default=15)
 WALLET_PAYMENT_EXPIRY_MINUTES = env.int("DAIRA_WALLET_PAYMENT_EXPIRY_MINUTES", default=24 * 60)
-WALLET_SANDBOX_SECRET = env.str("DAIRA_WALLET_SANDBOX_SECRET", default="sandbox-webhook-secret")
+WALLET_SANDBOX_SECRET = env.str(
+    "DAIRA_WALLET_SANDBOX_SECRET", default="sandbox-webhook-secret" if (DEBUG or TESTING) else ""
+)
+if WALLET_SANDBOX_ENABLED and not WALLET_SANDBOX_SECRET:
+    raise ImproperlyConfigured("DAIRA_WALLET_SANDBOX_SECRET must be set to enable the wallet sandbox outside debug.")
 WALLET_FAWRY = {
     "base_url": env.str("DAIRA_FAWRY_BASE_URL", default="https://atfawry.fawrystaging.com"),
     "merchant_code": env.str("DAIRA_FAWRY_MERCHANT_CODE", default=""),

@@ -411,7 +411,7 @@ def get_gateway(name: str) -> Gateway:
     """The gateway for provider `name` (NotFound for unknown names). Tests may `install()` one."""
     if name in _overrides:
         return _overrides[name]
-    if name not in GATEWAYS:
+    if name not in GATEWAYS or (name == "sandbox" and not settings.WALLET_SANDBOX_ENABLED):
         raise NotFound("Unknown payment provider.")
     return GATEWAYS[name]()
 

@@ -282,3 +282,15 @@ def test_sandbox_command_settles_pending_payments(fan):
 
     assert Payment.objects.get(pk=payment.pk).status == "paid"
     assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 100
+
+
+def test_sandbox_gateway_is_refused_when_disabled(settings):
+    # given: a production-like configuration where the sandbox is off
+    from daira.lib.errors import NotFound
+    from wallet import gateways
+
+    settings.WALLET_SANDBOX_ENABLED = False
+
+    # when / then: no sandbox callbacks or checkouts can be made
+    with pytest.raises(NotFound):
+        gateways.get_gateway("sandbox")

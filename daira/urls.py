@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from daira import health
 from daira.lib.graphql import DairaGraphQLView
-from daira.views import media_serve
+from daira.views import public_media_serve
 
 # recommendations first: its fixed "users/suggested" must win over accounts' "users/<handle>"
 # ("suggested" is a reserved handle in accounts/validators.py).
@@ -32,7 +32,7 @@ urlpatterns = [
 if not settings.S3_BUCKET:
     # Local storage: served by Django with byte ranges (video seeking) in every mode, since
     # the embedded default has no separate web server. Production uses S3 + a CDN.
-    urlpatterns.append(re_path(r"^media/(?P<path>.+)$", media_serve, name="media"))
+    urlpatterns.append(re_path(r"^media/(?P<path>.+)$", public_media_serve, name="media"))
 
 handler404 = "daira.views.not_found"
 handler500 = "daira.views.server_error"

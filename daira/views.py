@@ -86,3 +86,18 @@ def _limited(handle, length: int, chunk: int = 64 * 1024):
             yield data
     finally:
         handle.close()
+
+
+def public_media_serve(request, path: str):
+    """The /media/ route: public files only.
+
+    Private media (close-friends stories, DM attachments) lives under `private/` and is
+    reachable only through the media app's short-lived signed URLs, which call
+    `media_serve` themselves after checking the signature. A signed token's payload is
+    readable, so the raw path must not work on its own."""
+    import posixpath
+
+    normalised = posixpath.normpath("/" + path).lstrip("/")
+    if normalised == "private" or normalised.startswith("private/"):
+        raise Http404
+    return media_serve(request, path)

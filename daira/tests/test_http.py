@@ -156,3 +156,22 @@ def test_health_ready_names_a_stopped_redis_as_503(api_client, settings, tmp_pat
     assert body["failing"] == ["redis", "broker"]
     assert body["checks"]["postgres"]["ok"] is True
     assert body["error"]["code"] == "unavailable"
+
+
+def test_private_media_is_not_served_by_its_raw_path(api_client, settings, tmp_path):
+    # given: a private file and a public one in local storage
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "private" / "1" / "tok").mkdir(parents=True)
+    (tmp_path / "private" / "1" / "tok" / "a.jpg").write_bytes(b"secret")
+    (tmp_path / "media" / "2").mkdir(parents=True)
+    (tmp_path / "media" / "2" / "b.jpg").write_bytes(b"public")
+
+    # when
+    private = api_client.get("/media/private/1/tok/a.jpg")
+    sneaky = api_client.get("/media/media/../private/1/tok/a.jpg")
+    public = api_client.get("/media/media/2/b.jpg")
+
+    # then
+    assert (private.status_code, sneaky.status_code) == (404, 404)
+    assert public.status_code == 200
+    assert b"".join(public.streaming_content) == b"public"

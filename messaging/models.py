@@ -204,6 +204,9 @@ class Notification(SnowflakeModel):
         STORY_REPLY = "story_reply", "Story reply"
         MESSAGE = "message", "New message"
         MODERATION = "moderation", "Moderation decision"
+        GIFT = "gift", "Gift received"
+        TIP = "tip", "Tip received"
+        SUBSCRIPTION = "subscription", "New subscriber"
 
     recipient = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="notifications")
     type = models.CharField(max_length=20, choices=Type.choices)

@@ -53,6 +53,9 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "story_reply": ("{actor} replied to your story", "{actor} and {others} others replied to your story"),
         "message": ("{actor}: {preview}", "{actor} and {others} others sent messages"),
         "moderation": ("A moderator reviewed your content: {decision}", "Moderators reviewed your content"),
+        "gift": ("{actor} sent you a gift", "{actor} and {others} others sent you gifts"),
+        "tip": ("{actor} sent you a tip", "{actor} and {others} others sent you tips"),
+        "subscription": ("{actor} subscribed to you", "{actor} and {others} others subscribed to you"),
     },
     "ar": {
         "like": ("أعجب {actor} {target_ar}", "أعجب {actor} و{others} آخرون {target_ar}"),
@@ -69,6 +72,9 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "story_reply": ("ردّ {actor} على قصتك", "ردّ {actor} و{others} آخرون على قصتك"),
         "message": ("{actor}: {preview}", "أرسل {actor} و{others} آخرون رسائل"),
         "moderation": ("راجع أحد المشرفين محتواك: {decision}", "راجع المشرفون محتواك"),
+        "gift": ("أرسل إليك {actor} هدية", "أرسل إليك {actor} و{others} آخرون هدايا"),
+        "tip": ("أرسل إليك {actor} إكرامية", "أرسل إليك {actor} و{others} آخرون إكراميات"),
+        "subscription": ("اشترك {actor} في قناتك", "اشترك {actor} و{others} آخرون في قناتك"),
     },
 }
 _TARGET_NOUNS = {"post": ("post", "منشورك"), "comment": ("comment", "تعليقك"), "story": ("story", "قصتك")}

@@ -209,3 +209,22 @@ def moderation_target_hidden_task(content_type: str, object_id: int, **_: object
     """Enough people reported a message: hide it from the conversation pending review."""
     if content_type == "messaging.message":
         services.message_moderation_apply(message_id=object_id, decision="hidden")
+
+
+# --- wallet events ---------------------------------------------------------------------------------
+@shared_task(acks_late=True)
+def gift_notify_task(gift_id: int, sender_id: int, creator_id: int, post_id: int | None = None, **_: object) -> None:
+    _record(recipient_id=creator_id, type=T.GIFT, actor_id=sender_id,
+            target_type="post" if post_id else "", target_id=post_id, data={"gift_id": str(gift_id)})
+
+
+@shared_task(acks_late=True)
+def tip_notify_task(tip_id: int, sender_id: int, creator_id: int, context: str = "profile", **_: object) -> None:
+    _record(recipient_id=creator_id, type=T.TIP, actor_id=sender_id, data={"tip_id": str(tip_id), "context": context})
+
+
+@shared_task(acks_late=True)
+def subscription_notify_task(subscription_id: int, subscriber_id: int, creator_id: int, tier_level: int = 1,
+                             **_: object) -> None:
+    _record(recipient_id=creator_id, type=T.SUBSCRIPTION, actor_id=subscriber_id,
+            data={"subscription_id": str(subscription_id), "tier_level": tier_level})

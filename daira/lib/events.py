@@ -84,9 +84,9 @@ ROUTES: dict[str, list[str]] = {
     # --- messaging --- (see messaging/services.py)
     "message.created": ["messaging.tasks.message_notify_task"],  # {message_id} (not for held messages)
     # --- wallet --- (ids are ints; see wallet/services.py)
-    "gift.received": [],  # {gift_id, sender_id, creator_id, post_id|None}
-    "tip.received": [],  # {tip_id, sender_id, creator_id, context: "profile"|"dm"}
-    "subscription.started": [],  # {subscription_id, subscriber_id, creator_id, tier_level}
+    "gift.received": ["messaging.tasks.gift_notify_task"],  # {gift_id, sender_id, creator_id, post_id|None}
+    "tip.received": ["messaging.tasks.tip_notify_task"],  # {tip_id, sender_id, creator_id, context: "profile"|"dm"}
+    "subscription.started": ["messaging.tasks.subscription_notify_task"],  # {subscription_id, subscriber_id, creator_id, tier_level}
     "payout.updated": [],  # {payout_id, user_id, status}
 }
 

@@ -211,3 +211,24 @@ def test_a_new_message_notifies_only_recipients_without_the_conversation_open(us
     assert notification.data["count"] == 2
     services.conversation_mark_read(actor=omar, conversation_id=group.pk)
     assert notifications.unread_count(user_id=omar.pk) == 0
+
+
+def test_wallet_events_notify_the_creator_in_their_language_and_never_from_a_blocked_sender(users):
+    # given
+    creator, fan, blocked_fan = users(3)
+    Profile.objects.filter(user=fan).update(display_name="Omar")
+    block(creator, blocked_fan)
+
+    # when: the handlers routed from gift.received / tip.received / subscription.started run
+    tasks.gift_notify_task(gift_id=1, sender_id=fan.pk, creator_id=creator.pk, post_id=None)
+    tasks.tip_notify_task(tip_id=2, sender_id=fan.pk, creator_id=creator.pk, context="dm")
+    tasks.subscription_notify_task(subscription_id=3, subscriber_id=fan.pk, creator_id=creator.pk, tier_level=2)
+    tasks.gift_notify_task(gift_id=4, sender_id=blocked_fan.pk, creator_id=creator.pk, post_id=None)
+
+    # then
+    inbox = list(Notification.objects.filter(recipient=creator).order_by("sort_id"))
+    assert [n.type for n in inbox] == ["gift", "tip", "subscription"]
+    assert {n.last_actor_id for n in inbox} == {fan.pk}
+    assert notifications.notification_text(inbox[0], language="en") == "Omar sent you a gift"
+    assert notifications.notification_text(inbox[2], language="ar") == "اشترك Omar في قناتك"
+    assert events.ROUTES["gift.received"] == ["messaging.tasks.gift_notify_task"]

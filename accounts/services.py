@@ -50,7 +50,7 @@ from accounts.models import (
     UserSettings,
 )
 from accounts.validators import handle_normalize, looks_like_phone, phone_normalize, require_clean_text, text_is_clean
-from daira.lib import events, ratelimit
+from daira.lib import events, ratelimit, realtime
 from daira.lib.errors import (
     Conflict,
     Gone,
@@ -240,18 +240,32 @@ def session_refresh(*, refresh_token: str, client: ClientInfo | None = None) -> 
     return pair
 
 
+def _announce_revoked(*, user_id: int, session_ids: list[int]) -> None:
+    """Tell the user's live sockets after commit; the ones opened with these sessions close (4401)."""
+    if session_ids:
+        realtime.broadcast_on_commit(
+            realtime.user_group(user_id), "session.revoked", {"session_ids": [str(sid) for sid in session_ids]}
+        )
+
+
 def _session_revoke(*, session: DeviceSession, reason: str) -> None:
     if session.revoked_at is None:
         session.revoked_at = timezone.now()
         session.revoked_reason = reason
         session.save(update_fields=["revoked_at", "revoked_reason"])
+        _announce_revoked(user_id=session.user_id, session_ids=[session.pk])
 
 
 def _sessions_revoke_all(*, user: User, reason: str, except_session_id: int | None = None) -> int:
     sessions = DeviceSession.objects.filter(user=user, revoked_at__isnull=True)
     if except_session_id is not None:
         sessions = sessions.exclude(pk=except_session_id)
-    return sessions.update(revoked_at=timezone.now(), revoked_reason=reason)
+    session_ids = list(sessions.values_list("pk", flat=True))
+    count = DeviceSession.objects.filter(pk__in=session_ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason
+    )
+    _announce_revoked(user_id=user.pk, session_ids=session_ids)
+    return count
 
 
 @transaction.atomic

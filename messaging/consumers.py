@@ -56,6 +56,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
+        # Set by accounts' session-aware authentication; lets "session.revoked" close
+        # exactly the sockets opened with a token of that session.
+        self.session_id = getattr(user, "current_session_id", None)
         self.group = realtime.user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         # Counted before "connected" goes out, so a push decided after the client saw it
@@ -220,6 +223,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def relay(self, event):
         await self.send_json({"event": event["event"], "payload": event["payload"]})
+        if event["event"] == "session.revoked" and str(self.session_id) in event["payload"].get("session_ids", ()):
+            # The token this socket was opened with is no longer valid: close as for a bad token.
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
 
 def _frame_id(content: dict, name: str, *, required: bool = True) -> int | None:

@@ -129,3 +129,38 @@ def test_socket_on_another_server_process_receives_a_broadcast_from_this_one():
     # then
     assert hello["event"] == "connected", output
     assert received == {"event": "message.created", "payload": {"message_id": "42"}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revoking_a_session_closes_its_open_sockets_but_not_the_others():
+    from accounts.services import session_revoke
+    from accounts.tests.factories import login_for
+
+    # given: one user with two devices, each with a socket open
+    user = UserFactory()
+    phone, laptop = login_for(user, device_name="phone"), login_for(user, device_name="laptop")
+
+    async def scenario():
+        phone_socket = WebsocketCommunicator(application, f"/ws/events/?token={phone.tokens.access}")
+        laptop_socket = WebsocketCommunicator(application, f"/ws/events/?token={laptop.tokens.access}")
+        for socket_ in (phone_socket, laptop_socket):
+            await socket_.connect()
+            await socket_.receive_json_from(timeout=5)  # "connected"
+        # when: the phone's session is revoked (from another device, or the admin)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: session_revoke(user=user, session_id=phone.session.pk)
+        )
+        phone_event = await phone_socket.receive_json_from(timeout=5)
+        phone_closed = await phone_socket.receive_output(timeout=5)
+        laptop_event = await laptop_socket.receive_json_from(timeout=5)
+        laptop_still_open = await laptop_socket.receive_nothing(timeout=0.3)
+        await laptop_socket.disconnect()
+        return phone_event, phone_closed, laptop_event, laptop_still_open
+
+    phone_event, phone_closed, laptop_event, laptop_still_open = asyncio.run(scenario())
+
+    # then
+    assert phone_event == {"event": "session.revoked", "payload": {"session_ids": [str(phone.session.pk)]}}
+    assert phone_closed == {"type": "websocket.close", "code": 4401}
+    assert laptop_event == phone_event
+    assert laptop_still_open is True

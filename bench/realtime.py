@@ -347,8 +347,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200, help="1:1 messages per phase (groups: a fifth)")
     parser.add_argument("--rate", type=float, default=20.0, help="paced 1:1 messages per second")
     parser.add_argument("--group-rate", type=float, default=4.0, help="paced group messages per second")
-    parser.add_argument("--layer", choices=["core", "pubsub"], default="core",
-                        help="channels-redis layer of the servers (core: the project's setting)")
+    parser.add_argument("--layer", choices=["project", "pubsub"], default="project",
+                        help="channels-redis layer of the servers (project: daira/settings.py, now pub/sub)")
     args = parser.parse_args()
 
     limit = _raise_open_files()
@@ -372,7 +372,7 @@ def main() -> None:
         "settings": {"messages": args.messages, "rate": args.rate, "group_rate": args.group_rate},
         "results": results,
     }
-    path = REPORTS / ("realtime.json" if args.layer == "core" else f"realtime-{args.layer}.json")
+    path = REPORTS / ("realtime.json" if args.layer == "project" else f"realtime-{args.layer}.json")
     REPORTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")

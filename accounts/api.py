@@ -618,22 +618,3 @@ class UserDetailApi(APIView):
         user = selectors.user_get_public(viewer=request.user, handle=handle)
         viewer = request.user if request.user.is_authenticated else None
         return Response(PublicProfileSerializer(user, context={"viewer": viewer}).data)
-
-
-def _name_nested_serializers() -> None:
-    """Give each view's nested InputSerializer its own OpenAPI component name.
-
-    drf-spectacular names components after the class, so every nested `InputSerializer`
-    would collide as "Input"; `RegisterApi.InputSerializer` becomes "RegisterInput"."""
-    from drf_spectacular.utils import extend_schema_serializer
-
-    for view in list(globals().values()):
-        if isinstance(view, type) and issubclass(view, APIView):
-            for attr in ("InputSerializer", "DeleteSerializer", "CodeSerializer"):
-                nested = view.__dict__.get(attr)
-                if nested is not None:
-                    name = f"{view.__name__.removesuffix('Api')}{attr.removesuffix('Serializer').replace('Input', '')}Input"
-                    extend_schema_serializer(component_name=name)(nested)
-
-
-_name_nested_serializers()

@@ -129,18 +129,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(db_url: str, port: int, workers: int, shards: int, pool: bool = False) -> subprocess.Popen:
+def _start_server(db_url: str, port: int, workers: int, shards: int, pool: bool = False,
+                  asgi: str = "daira") -> subprocess.Popen:
     # Production-like: DEBUG off (no query log); Redis: see _redis_url.
-    # CONN_MAX_AGE=0: under ASGI each request runs its sync view in its own thread, so
-    # persistent per-thread connections would pile up until Postgres refuses clients.
-    env = dict(os.environ, DATABASE_URL=db_url, DAIRA_DB_CONN_MAX_AGE="0", DAIRA_LOG_LEVEL="WARNING",
+    # Connections: the project's defaults (persistent, one per request thread of daira/lib/asgi.py).
+    env = dict(os.environ, DATABASE_URL=db_url, DAIRA_LOG_LEVEL="WARNING",
                DAIRA_WALLET_EARNINGS_SHARDS=str(shards), DAIRA_ALLOWED_HOSTS="127.0.0.1,localhost",
                DAIRA_DEBUG="false", DAIRA_SECRET_KEY=SECRET_KEY,
                REDIS_URL=_redis_url())
     if pool:
         env["DJANGO_SETTINGS_MODULE"] = "bench.wallet_settings"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "daira.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "daira.asgi:application" if asgi == "daira" else "bench.stock_asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"],
         cwd=ROOT, env=env,
     )
@@ -157,45 +157,22 @@ def _start_server(db_url: str, port: int, workers: int, shards: int, pool: bool 
     raise SystemExit("the server did not start")
 
 
-async def _fire(port: int, jobs: list[tuple[str, int, str]], concurrency: int) -> dict:
-    """jobs: (token, creator_id, key). Returns throughput, latencies and outcomes."""
-    import httpx
+async def _fire(port: int, jobs: list[tuple[str, int, str]], concurrency: int, server_pid: int | None = None) -> dict:
+    """jobs: (token, creator_id, key). Returns throughput, latencies and outcomes.
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    semaphore = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120) as client:
-        async def one(token: str, creator_id: int, key: str) -> None:
-            async with semaphore:
-                started = time.perf_counter()
-                for attempt in range(4):
-                    try:
-                        response = await client.post(
-                            "/api/v1/wallet/gifts", json={"gift": "rose", "creator_id": creator_id},
-                            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                        )
-                        break
-                    except httpx.TransportError:
-                        # A dropped connection: retry with the SAME Idempotency-Key, as a
-                        # client would; the server must not gift twice (checked below).
-                        statuses["retried"] = statuses.get("retried", 0) + 1
-                        if attempt == 3:
-                            raise
-                latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    Fired with bench/loadgen.py's raw keep-alive client, so the client's CPU (it shares the
+    machine) stays small next to the server's. A dropped connection is retried with the SAME
+    Idempotency-Key, as a client would; the server must not gift twice (checked after)."""
+    from bench.loadgen import Request, run_load
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(*job) for job in jobs))
-        wall = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)
-
-    return {"requests": len(jobs), "wall_s": round(wall, 2), "gifts_per_s": round(statuses.get(201, 0) / wall, 1), "retries": statuses.pop("retried", 0),
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "mean_ms": round(statistics.fmean(latencies) * 1000, 1), "statuses": {str(k): v for k, v in statuses.items()}}
+    requests = [
+        Request.json("POST", "/api/v1/wallet/gifts", {"gift": "rose", "creator_id": creator_id},
+                     headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+        for token, creator_id, key in jobs
+    ]
+    result = await run_load("127.0.0.1", port, requests, concurrency, server_pid=server_pid)
+    result["gifts_per_s"] = round(result["statuses"].get("201", 0) / result["wall_s"], 1)
+    return result
 
 
 def _check(expected_gifts: int) -> dict:
@@ -272,6 +249,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (each holds a DB connection)")
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--pool", action="store_true", help="serve with Django's psycopg connection pool")
+    parser.add_argument("--asgi", choices=["daira", "stock"], default="daira",
+                        help="daira.asgi (pooled threads, the platform's) or Django's stock ASGIHandler")
     parser.add_argument("--service-gifts", type=int, default=2000, help="per sharding setting; 0 to skip")
     parser.add_argument("--service-threads", type=int, default=16)
     args = parser.parse_args()
@@ -287,24 +266,30 @@ def main() -> None:
     _fund(fans, coins=100)
     tokens = _tokens(fans)
     port = _free_port()
-    process = _start_server(db_url, port, args.workers, args.shards, pool=args.pool)
+    process = _start_server(db_url, port, args.workers, args.shards, pool=args.pool, asgi=args.asgi)
     report: dict = {
         "when": datetime.now(UTC).isoformat(), "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                                         "load_average_at_start": os.getloadavg()},
         "params": vars(args),
     }
     try:
+        # Warm-up (not measured): every worker process and thread opens its connections.
+        from bench.loadgen import Request, run_load
+
+        warm = [Request("GET", "/api/v1/wallet/balances", {"Authorization": f"Bearer {tokens[fan.pk]}"}) for fan in fans[:300]]
+        report["warmup"] = asyncio.run(run_load("127.0.0.1", port, warm, args.concurrency, server_pid=process.pid))
+        print(f"warm-up: {report['warmup']['statuses']}", flush=True)
         hot_creator = creators[0]
         jobs = [(tokens[fans[i % len(fans)].pk], hot_creator.pk, f"hot-{i}") for i in range(args.hot)]
         print(f"hot: {len(jobs)} concurrent gifts to one creator ...", flush=True)
-        report["hot"] = asyncio.run(_fire(port, jobs, args.concurrency))
+        report["hot"] = asyncio.run(_fire(port, jobs, args.concurrency, process.pid))
         report["hot"]["check"] = _check(report["hot"]["statuses"].get("201", 0))
         print(json.dumps(report["hot"], indent=2), flush=True)
 
         rng = random.Random(12)
         jobs = [(tokens[fans[i % len(fans)].pk], rng.choice(creators).pk, f"spread-{i}") for i in range(args.spread)]
         print(f"spread: {len(jobs)} gifts over {len(creators)} creators ...", flush=True)
-        report["spread"] = asyncio.run(_fire(port, jobs, args.concurrency))
+        report["spread"] = asyncio.run(_fire(port, jobs, args.concurrency, process.pid))
         report["spread"]["check"] = _check(report["hot"]["statuses"].get("201", 0) + report["spread"]["statuses"].get("201", 0))
         print(json.dumps(report["spread"], indent=2), flush=True)
     finally:

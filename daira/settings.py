@@ -116,11 +116,14 @@ elif DEBUG or TESTING:
 else:
     DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DAIRA_DB_CONN_MAX_AGE", default=0)
+# Persistent connections: HTTP requests run in a fixed pool of DAIRA_ASGI_THREADS threads
+# (daira/lib/asgi.py), Celery in its worker processes, so connections are bounded by threads
+# and reused instead of opened per request (about 2 ms each). Tests close them after each
+# request, so no stray connection outlives a test database.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DAIRA_DB_CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Optional psycopg connection pool (Django 5.2). Under ASGI each sync view runs in its own
-# thread, so without a pool every request opens a connection; bench/wallet.py measured about
-# 3x the throughput with it. Off by default until it has run in production-shaped tests.
+# Optional psycopg connection pool (Django 5.2) instead of persistent per-thread connections,
+# for deployments with many processes sharing a Postgres connection limit.
 if env.bool("DAIRA_DB_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool, not persistent connections, reuses them
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -244,6 +247,8 @@ GRAPHENE = {
 }
 
 # Largest request body outside uploads; bigger bodies get 413 before they are read.
+# Threads per ASGI process that run Django views (each may hold one Postgres connection).
+DAIRA_ASGI_THREADS = env.int("DAIRA_ASGI_THREADS", default=32)
 DAIRA_MAX_BODY_BYTES = env.int("DAIRA_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 # Paths that stream large bodies themselves (tus uploads) and enforce their own limits.
 DAIRA_BODY_LIMIT_EXEMPT_PREFIXES = ["/api/v1/uploads"]

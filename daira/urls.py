@@ -1,5 +1,6 @@
 """URL wiring. Each app owns its routes in `<app>/urls.py` under /api/v1/."""
 
+from importlib import import_module
 from importlib.util import find_spec
 
 from django.conf import settings
@@ -15,7 +16,16 @@ from daira.views import public_media_serve
 # ("suggested" is a reserved handle in accounts/validators.py).
 APP_URLCONFS = ["recommendations", "accounts", "social", "moderation", "media", "content", "feeds", "messaging", "wallet"]
 
-api_v1 = [path("", include(f"{app}.urls")) for app in APP_URLCONFS if find_spec(f"{app}.urls") is not None]
+# One flat list, not one include per app: when a route misses inside an include, Django's
+# resolver copies everything that include tried (URLResolver._extend_tried), so a wallet
+# route, after eight includes, spent about 13% of a gift request's CPU just being found
+# (py-spy, issue 12). Same order, same matching; the apps define no namespaces.
+api_v1 = [
+    pattern
+    for app in APP_URLCONFS
+    if find_spec(f"{app}.urls") is not None
+    for pattern in import_module(f"{app}.urls").urlpatterns
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),

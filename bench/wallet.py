@@ -1,7 +1,7 @@
 """Benchmark: gifts through the real server (issue 12, Performance).
 
 Scenarios, each through uvicorn serving daira.asgi over HTTP (POST /api/v1/wallet/gifts,
-Bearer JWT, Idempotency-Key), fired concurrently by an httpx.AsyncClient:
+Bearer JWT, Idempotency-Key), fired concurrently by bench/loadgen.py's keep-alive client:
 
   hot     1,000 concurrent gifts from 1,000 fans to ONE creator (the hot account: its
           earnings are WALLET_EARNINGS_SHARDS rows, the platform's accounts
@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -140,7 +139,8 @@ def _start_server(db_url: str, port: int, workers: int, shards: int, pool: bool 
     if pool:
         env["DJANGO_SETTINGS_MODULE"] = "bench.wallet_settings"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "daira.asgi:application" if asgi == "daira" else "bench.stock_asgi:application", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", {"daira": "daira.asgi", "stock": "bench.stock_asgi"}[asgi] + ":application",
+         "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"],
         cwd=ROOT, env=env,
     )

@@ -54,8 +54,15 @@ def handler():
     app = PooledThreadASGIHandler(threads=2)
     yield app
     # The pool's threads keep their connections; close them so the test database can go.
-    for _ in range(2):
-        app._executor.submit(connections.close_all).result()
+    # The barrier makes each of the two threads take one of the two closing jobs.
+    barrier = threading.Barrier(2)
+
+    def close_this_threads_connections():
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for job in [app._executor.submit(close_this_threads_connections) for _ in range(2)]:
+        job.result()
     app._executor.shutdown(wait=True)
 
 

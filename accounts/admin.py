@@ -14,7 +14,7 @@ from accounts.models import AuthEvent, DataExport, DeviceSession, OtpChallenge, 
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
-    fields = ["display_name", "bio", "links", "language", "avatar",
+    fields = ["display_name", "bio", "links", "language", "governorate", "avatar",
               "followers_count", "following_count", "friends_count", "posts_count"]
     readonly_fields = ["avatar", "followers_count", "following_count", "friends_count", "posts_count"]
 

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import OtpChallenge, Profile, UserSettings
+from accounts.models import GOVERNORATES, OtpChallenge, Profile, UserSettings
 from accounts.serializers import (
     AuthEventSerializer,
     DataExportSerializer,
@@ -320,6 +320,9 @@ class MeApi(MeApiBase):
         bio = serializers.CharField(max_length=150, required=False, allow_blank=True, trim_whitespace=False)
         links = serializers.ListField(child=serializers.CharField(max_length=300), max_length=5, required=False)
         language = serializers.ChoiceField(choices=Profile.Language.choices, required=False)
+        governorate = serializers.CharField(
+            max_length=16, required=False, allow_blank=True,
+            help_text="Private (never on your public profile): ISO 3166-2:EG code from GET /governorates; '' clears it")
 
     class DeleteSerializer(serializers.Serializer):
         password = serializers.CharField(max_length=128, required=False, allow_blank=True, trim_whitespace=False)
@@ -334,7 +337,7 @@ class MeApi(MeApiBase):
         responses={200: MeSerializer},
         examples=[OpenApiExample("Edit", request_only=True,
                                  value={"display_name": "منى", "bio": "Cairo · photos", "links": ["https://mona.example"],
-                                        "language": "ar"})],
+                                        "language": "ar", "governorate": "EG-C"})],
     )
     def patch(self, request):
         payload = self.InputSerializer(data=request.data)
@@ -605,6 +608,26 @@ class MeExportDownloadApi(AnonymousApi):
         handle = default_storage.open(export.file, "rb")
         return FileResponse(handle, as_attachment=True, filename=f"daira-export-{export.pk}.zip",
                             content_type="application/zip")
+
+
+# --- reference data -------------------------------------------------------------------------
+
+
+class GovernorateSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="ISO 3166-2:EG")
+    name_en = serializers.CharField()
+    name_ar = serializers.CharField()
+
+
+class GovernoratesApi(APIView):
+    """Egypt's governorates, for the profile's (private) "where are you" picker."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Egypt's governorates", responses={200: GovernorateSerializer(many=True)})
+    def get(self, request):
+        return Response([{"code": code, "name_en": en, "name_ar": ar} for code, en, ar in GOVERNORATES])
 
 
 # --- public profiles ------------------------------------------------------------------------

@@ -89,6 +89,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.status == self.Status.ACTIVE
 
 
+# Egypt's 27 governorates by ISO 3166-2:EG code: (code, English name, Arabic name).
+GOVERNORATES: tuple[tuple[str, str, str], ...] = (
+    ("EG-ALX", "Alexandria", "الإسكندرية"), ("EG-ASN", "Aswan", "أسوان"), ("EG-AST", "Asyut", "أسيوط"),
+    ("EG-BA", "Red Sea", "البحر الأحمر"), ("EG-BH", "Beheira", "البحيرة"), ("EG-BNS", "Beni Suef", "بني سويف"),
+    ("EG-C", "Cairo", "القاهرة"), ("EG-DK", "Dakahlia", "الدقهلية"), ("EG-DT", "Damietta", "دمياط"),
+    ("EG-FYM", "Faiyum", "الفيوم"), ("EG-GH", "Gharbia", "الغربية"), ("EG-GZ", "Giza", "الجيزة"),
+    ("EG-IS", "Ismailia", "الإسماعيلية"), ("EG-JS", "South Sinai", "جنوب سيناء"), ("EG-KB", "Qalyubia", "القليوبية"),
+    ("EG-KFS", "Kafr El Sheikh", "كفر الشيخ"), ("EG-KN", "Qena", "قنا"), ("EG-LX", "Luxor", "الأقصر"),
+    ("EG-MN", "Minya", "المنيا"), ("EG-MNF", "Monufia", "المنوفية"), ("EG-MT", "Matrouh", "مطروح"),
+    ("EG-PTS", "Port Said", "بورسعيد"), ("EG-SHG", "Sohag", "سوهاج"), ("EG-SHR", "Sharqia", "الشرقية"),
+    ("EG-SIN", "North Sinai", "شمال سيناء"), ("EG-SUZ", "Suez", "السويس"), ("EG-WAD", "New Valley", "الوادي الجديد"),
+)
+GOVERNORATE_CODES = frozenset(code for code, _, _ in GOVERNORATES)
+
+
 class Profile(models.Model):
     """What others see of an account, and its public counts.
 
@@ -107,6 +122,12 @@ class Profile(models.Model):
     links = models.JSONField(default=list, blank=True, help_text="Up to 5 http(s) URLs")
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.ARABIC)
     avatar = models.JSONField(default=dict, blank=True, help_text="Rendition URLs/paths by size")
+    # Private to the account (on /me, never on the public profile): For-You uses it for
+    # "popular near you". Empty until the user picks one.
+    governorate = models.CharField(
+        max_length=6, blank=True, default="", choices=[(code, en) for code, en, _ in GOVERNORATES],
+        help_text="Optional, private: ISO 3166-2:EG code, e.g. EG-C (Cairo)",
+    )
     followers_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     friends_count = models.PositiveIntegerField(default=0)

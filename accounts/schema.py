@@ -86,6 +86,7 @@ class MeType(UserType):
     phone_verified = graphene.Boolean(required=True)
     email_verified = graphene.Boolean(required=True)
     status = graphene.String(required=True)
+    governorate = graphene.String(required=True, description="Private: ISO 3166-2:EG code, '' when not set")
     two_factor_enabled = graphene.Boolean(required=True)
     settings = graphene.Field(SettingsType, required=True)
 
@@ -100,6 +101,7 @@ class MeType(UserType):
             phone_verified=user.phone_verified_at is not None,
             email_verified=user.email_verified_at is not None,
             status=user.status,
+            governorate=user.profile.governorate,
             two_factor_enabled=selectors.two_factor_enabled(user=user),
             settings=SettingsType.build(user),
         )
@@ -288,6 +290,7 @@ class UpdateProfile(DairaMutation):
         bio = graphene.String()
         links = graphene.List(graphene.NonNull(graphene.String))
         language = graphene.String()
+        governorate = graphene.String()
 
     me = graphene.Field(MeType)
 

@@ -68,6 +68,8 @@ class MeSerializer(PublicProfileSerializer):
     phone_verified = serializers.SerializerMethodField()
     email_verified = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=User.Status.choices)
+    governorate = serializers.CharField(source="profile.governorate",
+                                        help_text="Private: ISO 3166-2:EG code, '' when not set")
     two_factor_enabled = serializers.SerializerMethodField()
     passkeys = serializers.SerializerMethodField()
     settings = SettingsSerializer()

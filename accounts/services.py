@@ -42,6 +42,7 @@ from accounts.images import avatar_renditions
 from accounts.models import (
     AuthEvent,
     DataExport,
+    GOVERNORATE_CODES,
     DeviceSession,
     OtpChallenge,
     Passkey,
@@ -675,8 +676,12 @@ def _validate_links(links: Any) -> list[str]:
 
 @transaction.atomic
 def profile_update(*, user: User, display_name: str | None = None, bio: str | None = None,
-                   links: list[str] | None = None, language: str | None = None) -> Profile:
-    """Change what others see. Bio ≤ 150 characters, ≤ 5 http(s) links, language ar/en."""
+                   links: list[str] | None = None, language: str | None = None,
+                   governorate: str | None = None) -> Profile:
+    """Change what others see. Bio ≤ 150 characters, ≤ 5 http(s) links, language ar/en.
+
+    `governorate` (private, ISO 3166-2:EG code such as "EG-C"; "" clears it) is never shown
+    to others; For-You uses it for "popular near you"."""
     require_clean_text(display_name=display_name, bio=bio, language=language,
                        links="".join(link for link in links if isinstance(link, str))
                        if isinstance(links, (list, tuple)) else links)
@@ -696,6 +701,12 @@ def profile_update(*, user: User, display_name: str | None = None, bio: str | No
         if language not in Profile.Language.values:
             raise Invalid("Choose ar or en.", field="language")
         profile.language = language
+    if governorate is not None:
+        code = str(governorate).strip().upper()
+        if code and code not in GOVERNORATE_CODES:
+            raise Invalid("Choose a governorate code such as EG-C (Cairo); GET /api/v1/governorates lists them.",
+                          field="governorate")
+        profile.governorate = code
     profile.save()
     events.emit_on_commit("user.profile_updated", user_id=user.pk)
     return profile
@@ -1118,7 +1129,7 @@ def _export_payload(user: User) -> dict[str, Any]:
         },
         "profile": {
             "display_name": profile.display_name, "bio": profile.bio, "links": profile.links,
-            "language": profile.language, "avatar": profile.avatar,
+            "language": profile.language, "governorate": profile.governorate, "avatar": profile.avatar,
             "followers_count": profile.followers_count, "following_count": profile.following_count,
             "friends_count": profile.friends_count, "posts_count": profile.posts_count,
         },

@@ -36,6 +36,8 @@ urlpatterns = [
     path("me/passkeys/<str:passkey_id>", api.MePasskeyDeleteApi.as_view(), name="me-passkey"),
     path("me/exports", api.MeExportsApi.as_view(), name="me-exports"),
     path("me/exports/download", api.MeExportDownloadApi.as_view(), name="me-export-download"),
+    # reference data
+    path("governorates", api.GovernoratesApi.as_view(), name="governorates"),
     # public profiles
     path("users/<str:handle>", api.UserDetailApi.as_view(), name="user-detail"),
 ]

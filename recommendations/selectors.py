@@ -229,15 +229,31 @@ def _candidates(viewer, vid: int, interests: list[dict], not_authors: set[int]) 
 
 
 def _trending_candidates(vid: int, limit: int) -> list[Candidate]:
-    """Trending posts, those in the viewer's language first ("Popular in your language").
-    There is no governorate on profiles yet, so "near you" is by language only."""
-    language = Profile.objects.filter(user_id=vid).values_list("language", flat=True).first() or ""
+    """Trending posts, ranked: those whose author is in the viewer's governorate first
+    ("Popular near you"), then those in the viewer's language ("Popular in your language"),
+    then the rest. "Near" is by the author's (private) governorate: it is never shown, only
+    used to order; a viewer who has not set one gets the language order."""
+    language, governorate = (
+        Profile.objects.filter(user_id=vid).values_list("language", "governorate").first() or ("", "")
+    )
     ranked = _trending_ids(2 * limit)
-    languages = dict(ItemVector.objects.filter(post_id__in=ranked).values_list("post_id", "language"))
-    same = [pid for pid in ranked if language and languages.get(pid) == language]
-    other = [pid for pid in ranked if pid not in set(same)]
-    return ([Candidate(pid, "Popular in your language", "trending") for pid in same]
-            + [Candidate(pid, "Popular right now", "trending") for pid in other])[:limit]
+    items = {pid: (author, lang) for pid, author, lang in
+             ItemVector.objects.filter(post_id__in=ranked).values_list("post_id", "author_id", "language")}
+    near_authors: set[int] = set()
+    if governorate:
+        near_authors = set(Profile.objects.filter(
+            user_id__in={author for author, _ in items.values()}, governorate=governorate,
+        ).values_list("user_id", flat=True))
+    near, same, other = [], [], []
+    for pid in ranked:
+        author, lang = items.get(pid, (None, ""))
+        if author in near_authors:
+            near.append(Candidate(pid, "Popular near you", "trending"))
+        elif language and lang == language:
+            same.append(Candidate(pid, "Popular in your language", "trending"))
+        else:
+            other.append(Candidate(pid, "Popular right now", "trending"))
+    return (near + same + other)[:limit]
 
 
 def _trending_ids(limit: int) -> list[int]:

@@ -372,6 +372,29 @@ def _interests_cache_refresh(user_id: int) -> list[dict]:
     return rows
 
 
+def _closest_pair(vectors: list[np.ndarray]) -> tuple[int, int, float]:
+    """(a, b, cosine) of the two most similar vectors, a < b (at least two vectors)."""
+    best = (0, 1, -2.0)
+    for a in range(len(vectors)):
+        for b in range(a + 1, len(vectors)):
+            sim = float(vectors[a] @ vectors[b])
+            if sim > best[2]:
+                best = (a, b, sim)
+    return best
+
+
+def _merge(vectors: list[np.ndarray], weights: list[float], metas: list[dict], a: int, b: int,
+           ) -> tuple[list[np.ndarray], list[float], list[dict]]:
+    """Interest `b` folded into `a` (weighted mean, weights summed, a's labels kept where set)."""
+    vectors, weights, metas = list(vectors), list(weights), list(metas)
+    total = weights[a] + weights[b]
+    vectors[a] = _unit((vectors[a] * weights[a] + vectors[b] * weights[b]) / max(total, 1e-9))
+    weights[a] = total
+    metas[a] = {**metas[b], **{k: val for k, val in metas[a].items() if val}}
+    del vectors[b], weights[b], metas[b]
+    return vectors, weights, metas
+
+
 def interest_step(
     vectors: list[np.ndarray], weights: list[float], metas: list[dict], v: np.ndarray, positive: bool, *,
     rate: float, split_below: float, merge_above: float, max_interests: int, meta: dict | None = None,
@@ -380,8 +403,10 @@ def interest_step(
 
     Returns new (vectors, weights, metas, index of the interest the signal went to, or None).
     A positive signal farther than `split_below` (cosine) from every interest starts a new one
-    while fewer than `max_interests` exist; otherwise the nearest moves by u += ±rate·(v − u)
-    (re-normalised). Interests closer than `merge_above` are then merged (weighted mean)."""
+    while fewer than `max_interests` exist; when all slots are taken it still gets its own
+    slot if two interests are closer to each other than it is to any of them (that pair is
+    merged first). Otherwise the nearest moves by u += ±rate·(v − u) (re-normalised).
+    Interests that drift closer than `merge_above` are then merged (weighted mean)."""
     vectors = [np.asarray(x, dtype=np.float32) for x in vectors]
     weights, metas = list(weights), [dict(m) for m in metas]
     meta = meta or {}
@@ -389,29 +414,27 @@ def interest_step(
         return ([v], [1.0], [dict(meta)], 0) if positive else ([], [], [], None)
     sims = [float(x @ v) for x in vectors]
     index = int(np.argmax(sims))
-    if positive and sims[index] < split_below and len(vectors) < max_interests:
-        return vectors + [v], weights + [1.0], metas + [dict(meta)], len(vectors)
+    if positive and sims[index] < split_below:
+        if len(vectors) < max_interests:
+            return vectors + [v], weights + [1.0], metas + [dict(meta)], len(vectors)
+        # Full: a far signal would drag its nearest interest toward a blend of neither. When
+        # two interests are closer to each other than the signal is to any, merging that pair
+        # loses less, so merge it and give the signal its own slot.
+        a, b, pair_sim = _closest_pair(vectors)
+        if pair_sim > sims[index]:
+            vectors, weights, metas = _merge(vectors, weights, metas, a, b)
+            return vectors + [v], weights + [1.0], metas + [dict(meta)], len(vectors)
     u = vectors[index]
     vectors[index] = _unit(u + rate * (v - u) if positive else u - rate * (v - u))
     if positive:
         weights[index] += 1.0
         metas[index].update({k: val for k, val in meta.items() if val or k == "last_post_id"})
-    merged = True
-    while merged and len(vectors) > 1:
-        merged = False
-        for a in range(len(vectors)):
-            for b in range(a + 1, len(vectors)):
-                if float(vectors[a] @ vectors[b]) > merge_above:
-                    total = weights[a] + weights[b]
-                    vectors[a] = _unit((vectors[a] * weights[a] + vectors[b] * weights[b]) / max(total, 1e-9))
-                    weights[a] = total
-                    metas[a] = {**metas[b], **{k: val for k, val in metas[a].items() if val}}
-                    del vectors[b], weights[b], metas[b]
-                    index = a if index == b else (index - 1 if index > b else index)
-                    merged = True
-                    break
-            if merged:
-                break
+    while len(vectors) > 1:
+        a, b, pair_sim = _closest_pair(vectors)
+        if pair_sim <= merge_above:
+            break
+        vectors, weights, metas = _merge(vectors, weights, metas, a, b)
+        index = a if index == b else (index - 1 if index > b else index)
     return vectors, weights, metas, index
 
 
@@ -423,8 +446,10 @@ def interest_apply(*, user_id: int, vector: np.ndarray, positive: bool, post_id:
 
     Multi-interest: a positive signal farther than RECS_INTEREST_SPLIT_BELOW (cosine) from
     every interest starts a new interest while fewer than RECS_MAX_INTERESTS exist (a user
-    who likes football and cooking keeps two vectors, not a blend); interests that drift
-    closer than RECS_INTEREST_MERGE_ABOVE are merged, freeing a slot. A negative signal with
+    who likes football and cooking keeps two vectors, not a blend); when all slots are taken
+    the two closest interests are merged to make room if they are closer to each other than
+    the signal is to any; interests that drift closer than RECS_INTEREST_MERGE_ABOVE are
+    merged, freeing a slot. A negative signal with
     no interest yet changes nothing. Locks the user's interest rows; refreshes the Redis cache.
     """
     v = _unit(np.asarray(vector, dtype=np.float32))

@@ -60,6 +60,20 @@ def test_me_update_profile_and_user_query(graphql):
     assert other.status == User.Status.SUSPENDED
 
 
+def test_governorate_through_graphql_is_private_and_validated(graphql):
+    user = UserFactory(handle="mona")
+
+    updated = graphql('mutation { updateProfile(governorate: "EG-GZ") { errors { code } me { governorate } } }',
+                      user=user)["data"]["updateProfile"]
+    refused = graphql('mutation { updateProfile(governorate: "Mars") { errors { code field } } }',
+                      user=user)["data"]["updateProfile"]
+    public = graphql('{ user(handle: "mona") { governorate } }')
+
+    assert updated == {"errors": [], "me": {"governorate": "EG-GZ"}}
+    assert refused["errors"] == [{"code": "invalid", "field": "governorate"}]
+    assert "errors" in public  # UserType (the public profile) has no governorate field
+
+
 def test_sessions_and_logout_over_graphql(graphql):
     user = UserFactory()
     login_for(user, device_name="old")

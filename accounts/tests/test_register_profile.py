@@ -118,6 +118,49 @@ def test_me_patch_refuses_bad_values(auth_client, payload, field):
     assert (user.profile.bio, user.profile.links, user.profile.language) == ("", [], "ar")
 
 
+def test_governorate_is_set_on_me_cleared_with_blank_and_never_on_the_public_profile(auth_client, api_client):
+    # given
+    user = UserFactory(handle="mona")
+    client = auth_client(user)
+
+    # when
+    set_response = client.patch("/api/v1/me", {"governorate": "eg-alx"}, format="json")
+    public = api_client.get("/api/v1/users/mona").json()
+    stranger_view = auth_client(UserFactory()).get("/api/v1/users/mona").json()
+    cleared = client.patch("/api/v1/me", {"governorate": ""}, format="json")
+
+    # then
+    assert set_response.status_code == 200
+    assert set_response.json()["governorate"] == "EG-ALX"
+    assert "governorate" not in public and "governorate" not in stranger_view
+    assert cleared.json()["governorate"] == ""
+    user.profile.refresh_from_db()
+    assert user.profile.governorate == ""
+
+
+@pytest.mark.parametrize("value", ["EG-XX", "Cairo", "x" * 17, 5])
+def test_unknown_governorate_is_a_400_and_changes_nothing(auth_client, value):
+    user = UserFactory()
+    user.profile.governorate = "EG-C"
+    user.profile.save()
+
+    response = auth_client(user).patch("/api/v1/me", {"governorate": value, "bio": "new"}, format="json")
+
+    assert response.status_code == 400
+    assert "governorate" in response.json()["error"]["fields"]
+    user.profile.refresh_from_db()
+    assert (user.profile.governorate, user.profile.bio) == ("EG-C", "")
+
+
+def test_governorates_lists_all_27_with_arabic_and_english_names(api_client):
+    response = api_client.get("/api/v1/governorates")
+
+    assert response.status_code == 200
+    rows = response.json()
+    assert len(rows) == len({r["code"] for r in rows}) == 27
+    assert {"code": "EG-C", "name_en": "Cairo", "name_ar": "القاهرة"} in rows
+
+
 def test_settings_round_trip(auth_client):
     user = UserFactory()
     client = auth_client(user)

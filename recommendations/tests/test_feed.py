@@ -6,7 +6,7 @@ from django.core.management import call_command
 from accounts.tests.factories import UserFactory
 from content import services as content_services
 from recommendations import cache, selectors
-from recommendations.models import NotInterested, UserInterest
+from recommendations.models import ItemVector, NotInterested, UserInterest
 from recommendations.tests.conftest import make_post, unit
 from social import services as social_services
 from social.tests.factories import FollowFactory, block, mute
@@ -180,6 +180,44 @@ def test_logged_out_and_cold_users_get_trending_explore(auth_client, api_client)
     assert anonymous["source"] == cold_page["source"] == "trending"
     assert [(i["id"], i["reason"]) for i in anonymous["results"]] == [(str(post.pk), "Popular right now")]
     assert [i["id"] for i in cold_page["results"]] == [str(post.pk)]
+
+
+def _author_in(governorate: str = "", language: str = "ar"):
+    author = UserFactory()
+    author.profile.governorate, author.profile.language = governorate, language
+    author.profile.save()
+    return author
+
+
+def test_trending_candidates_put_posts_from_the_viewers_governorate_first_then_their_language(monkeypatch):
+    # given: trending order far → same language → near
+    viewer = _author_in("EG-ALX", "en")
+    far = make_post(_author_in("EG-ASN"), "far", vector=unit((1, 1.0)))
+    same_language = make_post(_author_in("EG-C"), "english", vector=unit((2, 1.0)))
+    ItemVector.objects.filter(post_id=same_language.pk).update(language="en")
+    near = make_post(_author_in("EG-ALX"), "near", vector=unit((3, 1.0)))
+    monkeypatch.setattr(selectors, "_trending_ids", lambda limit: [far.pk, same_language.pk, near.pk])
+
+    # when
+    candidates = selectors._trending_candidates(viewer.pk, 10)
+
+    # then
+    assert [(c.post_id, c.reason) for c in candidates] == [
+        (near.pk, "Popular near you"), (same_language.pk, "Popular in your language"),
+        (far.pk, "Popular right now")]
+
+
+def test_trending_candidates_without_a_governorate_order_by_language_only(monkeypatch):
+    viewer = _author_in("", "en")
+    local = make_post(_author_in(""), "no place", vector=unit((1, 1.0)))
+    english = make_post(_author_in("EG-C"), "english", vector=unit((2, 1.0)))
+    ItemVector.objects.filter(post_id=english.pk).update(language="en")
+    monkeypatch.setattr(selectors, "_trending_ids", lambda limit: [local.pk, english.pk])
+
+    candidates = selectors._trending_candidates(viewer.pk, 10)
+
+    assert [(c.post_id, c.reason) for c in candidates] == [
+        (english.pk, "Popular in your language"), (local.pk, "Popular right now")]
 
 
 def test_cold_start_from_onboarding_interests(auth_client):

@@ -96,6 +96,27 @@ def test_at_most_three_interests_and_a_fourth_topic_moves_the_nearest():
     assert [r.weight for r in rows] == [1.0, 1.0, 2.0]
 
 
+def test_a_new_topic_when_all_slots_are_taken_merges_the_two_closest_interests_to_get_its_own():
+    # given: three interests, two of them related (cosine 0.64, under the merge line)
+    user = UserFactory()
+    football, futsal, cooking = unit((0, 1.0)), unit((0, 1.0), (1, 1.2)), unit((10, 1.0))
+    for slot, vector in enumerate((football, futsal, cooking)):
+        UserInterest.objects.create(user=user, slot=slot, vector=vector, weight=2, label=f"topic {slot}")
+    travel = unit((30, 1.0))
+
+    # when: a strong signal unlike any of them
+    services.interest_apply(user_id=user.pk, vector=travel, positive=True, post_id=9, label="travel")
+
+    # then: football and futsal became one interest; cooking is untouched; travel has its own
+    rows = list(UserInterest.objects.filter(user=user).order_by("slot"))
+    assert [(r.weight, r.label) for r in rows] == [(4.0, "topic 0"), (2.0, "topic 2"), (1.0, "travel")]
+    merged = _vec(rows[0])
+    assert float(merged @ football) > 0.8 and float(merged @ futsal) > 0.8
+    assert float(_vec(rows[1]) @ cooking) == pytest.approx(1.0, abs=1e-5)
+    assert float(_vec(rows[2]) @ travel) == pytest.approx(1.0, abs=1e-5)
+    assert rows[2].last_post_id == 9
+
+
 def test_interests_that_drift_together_are_merged():
     # given: two interests 0.64 apart; a signal between them pulls the nearest over the merge line
     user = UserFactory()

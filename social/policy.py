@@ -346,6 +346,28 @@ def can_view_content_in_list(viewer, author, audience: str, circle_id: int | Non
     return not (discovery and rel.shadowbanned)
 
 
+def authors_with_visible_public_posts(viewer, author_ids: Iterable[int], *, exclude_muted: str | None = None,
+                                     discovery: bool = False) -> set[int]:
+    """The authors among `author_ids` whose PUBLIC posts `viewer` may see in a list: the
+    decision `can_view_content_in_list(viewer, author, PUBLIC, ...)` takes for every such
+    post, made once per author instead of once per row (two queries: the authors' status and
+    privacy, and `content_relationships`). For reads that hold many public candidates by
+    few authors (For-You, trending) and only want to drop the invisible ones before ranking;
+    each row's own state (deleted, moderation, audience) is the caller's to check."""
+    from accounts.models import User
+
+    ids = list(dict.fromkeys(int(i) for i in author_ids))
+    if not ids:
+        return set()
+    authors = list(User.objects.filter(pk__in=ids).only("id", "status", "is_private"))
+    rels = content_relationships(viewer, [a.pk for a in authors])
+    return {
+        author.pk for author in authors
+        if can_view_content_in_list(viewer, author, PUBLIC, None, rel=rels[author.pk], exclude_muted=exclude_muted,
+                                    discovery=discovery)
+    }
+
+
 def can_view_user_in_list(viewer, user, *, rel: Relationship, discovery: bool = False) -> bool:
     """`visible_users_q` (and with `discovery`, `discovery_q`) for one loaded user with
     `rel` from `content_relationships`: active, not blocked either way, and on discovery

@@ -2,9 +2,12 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from content import services as content_services
+from content.models import Post
 from recommendations import cache, selectors
 from recommendations.models import ItemVector, NotInterested, UserInterest
 from recommendations.tests.conftest import make_post, unit
@@ -104,6 +107,39 @@ def test_every_filter_removes_the_item_and_keeps_the_rest(auth_client, apply_fil
 
     # then
     assert _feed_ids(auth_client(viewer)) == [str(control.pk)]
+
+
+def test_candidate_filter_keeps_exactly_what_discoverable_q_keeps():
+    # given: one public post by each kind of author, plus rows excluded by their own state
+    viewer = UserFactory()
+    plain, followed_private, stranger_private, banned, followed_banned, muted, blocker, suspended = (
+        UserFactory() for _ in range(8))
+    posts = [make_post(a) for a in (plain, followed_private, stranger_private, banned, followed_banned, muted,
+                                    blocker, suspended, viewer)]
+    posts.append(make_post(plain, audience="followers"))
+    posts.append(content_services.post_create(author=plain, body="a reply", parent_id=posts[0].pk))
+    gone, hidden = make_post(plain), make_post(plain)
+    Post.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    content_services.moderation_hide(content_type="content.post", object_id=hidden.pk)
+    User.objects.filter(pk__in=[followed_private.pk, stranger_private.pk]).update(is_private=True)
+    User.objects.filter(pk=suspended.pk).update(status=User.Status.SUSPENDED)
+    for author in (followed_private, followed_banned):
+        FollowFactory(follower=viewer, followee=author)
+    for author in (banned, followed_banned):
+        social_services.shadowban_set(user_id=author.pk, active=True)
+    mute(viewer, muted)
+    block(blocker, viewer)
+    ids = [p.pk for p in posts] + [gone.pk, hidden.pk]
+
+    for who in (viewer, None):
+        # when
+        kept = selectors._filter(who, ids, seen=set(), not_posts=set(), not_authors=set())
+
+        # then
+        expected = set(Post.objects.filter(selectors.discoverable_q(who), pk__in=ids).values_list("id", flat=True))
+        assert set(kept) == expected
+    assert set(selectors._filter(viewer, ids, seen=set(), not_posts=set(), not_authors=set())) == {
+        posts[0].pk, posts[1].pk}
 
 
 def test_not_interested_event_hides_the_item_from_the_next_feed(auth_client, eager_tasks,

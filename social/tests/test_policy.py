@@ -277,3 +277,32 @@ def test_list_helpers_apply_mutes_and_discovery_on_top_of_the_content_rule(djang
     assert policy.can_view_user_in_list(viewer, author, rel=rel, discovery=True) is False
     own = policy.content_relationships(author, [author.pk])[author.pk]
     assert policy.can_view_content_in_list(author, author, policy.CIRCLE, None, rel=own, discovery=True) is True
+
+
+def test_authors_with_visible_public_posts_decides_per_author_in_two_queries(django_assert_num_queries):
+    # given: a plain author, one the viewer muted for posts, a shadowbanned one the viewer
+    # does not follow, one who blocked the viewer, a suspended one and a private stranger
+    from social.models import Mute
+
+    viewer = UserFactory()
+    plain, muted, banned, blocker, suspended, private = (UserFactory() for _ in range(6))
+    Mute.objects.create(muter=viewer, muted=muted, posts=True, stories=False)
+    AccountFlag.objects.create(user=banned, shadowbanned=True)
+    block(blocker, viewer)
+    User.objects.filter(pk=suspended.pk).update(status=User.Status.SUSPENDED)
+    User.objects.filter(pk=private.pk).update(is_private=True)
+    everyone = [plain.pk, muted.pk, banned.pk, blocker.pk, suspended.pk, private.pk, viewer.pk]
+
+    # when
+    with django_assert_num_queries(2):
+        visible = policy.authors_with_visible_public_posts(viewer, everyone)
+    in_feed = policy.authors_with_visible_public_posts(viewer, everyone, exclude_muted="posts")
+    discovery = policy.authors_with_visible_public_posts(viewer, everyone, exclude_muted="posts", discovery=True)
+    anonymous = policy.authors_with_visible_public_posts(None, everyone, discovery=True)
+
+    # then
+    assert visible == {plain.pk, muted.pk, viewer.pk}
+    assert in_feed == {plain.pk, viewer.pk}
+    assert discovery == {plain.pk, viewer.pk}
+    assert anonymous == {plain.pk, muted.pk, blocker.pk, viewer.pk}
+    assert policy.authors_with_visible_public_posts(viewer, []) == set()

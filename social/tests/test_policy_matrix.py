@@ -133,12 +133,14 @@ def test_content_visibility_matrix(relationship, modifier, django_assert_num_que
     by_predicate = _visible_by_predicate(viewer, author, circle)
     by_sql = _visible_by_sql(viewer, author, circle)
     by_batch = _visible_by_batch(viewer, author, circle, django_assert_num_queries)
+    public_by_author = author.pk in policy.authors_with_visible_public_posts(viewer, [author.pk])
 
     # then
     expected = EXPECTED[modifier][relationship]
     assert by_predicate == expected
     assert by_sql == expected
     assert by_batch == expected
+    assert public_by_author == (policy.PUBLIC in expected)
 
 
 def test_anonymous_user_object_is_the_same_as_none():

@@ -145,11 +145,21 @@ class ItemCounters(models.Model):
     not_interested = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # the columns `engagement_rate` reads, in its argument order (for values_list reads)
+    ENGAGEMENT_FIELDS = ("views", "completions", "likes", "comments", "shares", "skips", "not_interested")
+
     def engagement(self) -> float:
-        """Smoothed positive-engagement rate in [0, 1) (see selectors.engagement_score)."""
-        positive = self.likes + 2 * self.comments + 3 * self.shares + self.completions
-        negative = self.skips + 3 * self.not_interested
-        return max(0.0, positive - negative) / (positive + negative + self.views + 10)
+        """Smoothed positive-engagement rate in [0, 1) (see `engagement_rate`)."""
+        return engagement_rate(*(getattr(self, name) for name in self.ENGAGEMENT_FIELDS))
+
+
+def engagement_rate(views: int, completions: int, likes: int, comments: int, shares: int, skips: int,
+                    not_interested: int) -> float:
+    """Smoothed positive-engagement rate in [0, 1): weighted positives net of negatives over
+    all signals plus views, with 10 pseudo-views so a post with 1 like of 1 view is not 1.0."""
+    positive = likes + 2 * comments + 3 * shares + completions
+    negative = skips + 3 * not_interested
+    return max(0.0, positive - negative) / (positive + negative + views + 10)
 
 
 class UserInterest(models.Model):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,7 +40,14 @@ from daira.lib.errors import NotFound
 from daira.lib.pagination import decode_cursor, encode_cursor
 from daira.lib.redis import get_redis
 from recommendations import cache
-from recommendations.models import ItemCounters, ItemVector, NotInterested, UserCollab, UserInterest
+from recommendations.models import (
+    ItemCounters,
+    ItemVector,
+    NotInterested,
+    UserCollab,
+    UserInterest,
+    engagement_rate,
+)
 from social import policy
 from social.models import Follow
 
@@ -352,11 +359,10 @@ def recency_score(published_at, now) -> float:
 
 
 def _engagement(post_ids: list[int]) -> dict[int, float]:
-    out = {}
-    for c in ItemCounters.objects.filter(post_id__in=post_ids):
-        # scaled so a well-liked item approaches 1 (raw rates are small)
-        out[c.post_id] = min(1.0, 3.0 * c.engagement())
-    return out
+    """{post_id: engagement in [0, 1]} (raw rates are small: scaled so a well-liked item
+    approaches 1). Read as tuples: model instances cost more than the arithmetic."""
+    rows = ItemCounters.objects.filter(post_id__in=post_ids).values_list("post_id", *ItemCounters.ENGAGEMENT_FIELDS)
+    return {pid: min(1.0, 3.0 * engagement_rate(*counts)) for pid, *counts in rows}
 
 
 def rank(candidates: list[dict], *, weights: dict[str, float], size: int, exploration_share: float,
@@ -392,37 +398,36 @@ def rank(candidates: list[dict], *, weights: dict[str, float], size: int, explor
     is_explore = np.array([bool(c.get("explore")) for c in candidates], dtype=bool)
     available = np.ones(n, dtype=bool)
     every = round(1 / exploration_share) if exploration_share > 0 else 0
-    recent_sims: list[np.ndarray | None] = []  # cosine of every candidate to each of the last picks
+    # Cosine of every candidate to each of the last `window` picks, as a ring of rows (-inf:
+    # no pick yet, or a pick without a vector), so a pick costs one (n × d) product and one
+    # max over `window` rows, with no allocation per pick.
+    recent_sims = np.full((max(1, window), n), -np.inf, dtype=np.float32)
     picked: list[int] = []
     while len(picked) < size and available.any():
         ok = available.copy()
         recent = picked[-(window - 1):] if window > 1 else []
-        if recent:
-            values, counts = np.unique(authors[recent], return_counts=True)
-            ok &= ~np.isin(authors, values[counts >= author_cap])
-            recent_sounds = sounds[recent]
-            recent_sounds = recent_sounds[recent_sounds != 0]
-            if recent_sounds.size:
-                values, counts = np.unique(recent_sounds, return_counts=True)
-                ok &= ~(np.isin(sounds, values[counts >= sound_cap]) & (sounds != 0))
+        # the caps: a handful of recent picks, counted in Python (cheaper than np.unique here)
+        for author, count in Counter(int(authors[i]) for i in recent).items():
+            if count >= author_cap:
+                ok &= authors != author
+        for sound, count in Counter(int(sounds[i]) for i in recent if sounds[i] != 0).items():
+            if count >= sound_cap:
+                ok &= sounds != sound
         explore_slot = bool(every) and (len(picked) + 1) % every == 0
         source = ok & is_explore if explore_slot and (ok & is_explore).any() else ok & ~is_explore
         if not source.any():
             source = ok
         if not source.any():
             break  # only capped items are left: a shorter list beats breaking the caps
-        diversity = np.ones(n)
-        window_sims = [x for x in recent_sims[-window:] if x is not None]
-        if window_sims:
-            diversity = 1.0 - np.maximum(0.0, np.max(np.stack(window_sims), axis=0))
-            diversity[~has_vector] = 1.0
+        diversity = 1.0 - np.maximum(0.0, recent_sims.max(axis=0)).astype(np.float64)
+        diversity[~has_vector] = 1.0
         score = base + weights["diversity"] * diversity
         score[~source] = -np.inf
         best = int(np.argmax(score))
         candidates[best]["score"] = float(score[best])
+        recent_sims[len(picked) % recent_sims.shape[0]] = vectors @ vectors[best] if has_vector[best] else -np.inf
         picked.append(best)
         available[best] = False
-        recent_sims.append(vectors @ vectors[best] if has_vector[best] else None)
     return [candidates[i] for i in picked]
 
 
@@ -474,7 +479,10 @@ def _page(viewer, entries: list[dict], offset: int, limit: int) -> tuple[list[Re
     items: list[RecItem] = []
     position = offset
     while position < len(entries) and len(items) < limit:
-        chunk = entries[position: position + 2 * limit]
+        # entries passed the filters when ranked, so nearly all are still visible: a quarter
+        # more than needed fills the page in one query (the loop fetches again if not)
+        wanted = limit - len(items)
+        chunk = entries[position: position + wanted + max(2, wanted // 4)]
         posts = {p.pk: p for p in content_selectors.posts_visible_by_ids(viewer=viewer,
                                                                          post_ids=[e["post_id"] for e in chunk])}
         for entry in chunk:

@@ -24,7 +24,8 @@ Methods compared on the held-out period (top 10 among the held-out posts):
 - trending (early engagement with recency decay);
 - the seeds' single-vector rule (one vector, u += 0.1·(v − u) toward strong signals, away from
   negatives; cosine ranking);
-- ours: `services.interest_step` multi-interest vectors from the same events, candidates
+- ours: the multi-interest vectors production keeps after the same events (`user_interests`:
+  the per-event `services.interest_step`, then the refit `services.interests_refit_vectors`), candidates
   (per-interest nearest neighbours, trending, exploration) and `selectors.rank` with the
   settings' weights, caps and ~10% exploration (the production ranker, as a pure function).
   Nearest neighbours are exact in this part; HNSW recall against exact is measured separately.
@@ -259,10 +260,39 @@ def _strength(kind: str, share: float) -> int:
     return 0
 
 
+def user_interests(user_events: list[tuple[int, str, float]], vectors: np.ndarray,
+                   ) -> tuple[list[np.ndarray], list[float], list[dict]]:
+    """A user's interests as production keeps them after these events: the per-event rule
+    (`services.interest_step`) for each signal, then the refit the signals schedule
+    (`services.interests_refit_vectors` over the last RECS_REFIT_SIGNALS, when they hold
+    RECS_REFIT_MIN_POSITIVES positives)."""
+    from django.conf import settings
+
+    from recommendations import services
+
+    interests, weights, metas = [], [], []
+    signals = []
+    for post, kind, share in user_events:
+        s = _strength(kind, share)
+        if not s:
+            continue
+        signals.append((vectors[post], s, post))
+        interests, weights, metas, _ = services.interest_step(
+            interests, weights, metas, vectors[post], s > 0, rate=settings.RECS_LEARNING_RATE,
+            split_below=settings.RECS_INTEREST_SPLIT_BELOW, merge_above=settings.RECS_INTEREST_MERGE_ABOVE,
+            max_interests=settings.RECS_MAX_INTERESTS)
+    recent = signals[-settings.RECS_REFIT_SIGNALS:]
+    if sum(1 for _, s, _ in recent if s > 0) >= settings.RECS_REFIT_MIN_POSITIVES:
+        interests, weights, metas = services.interests_refit_vectors(
+            recent, max_interests=settings.RECS_MAX_INTERESTS, merge_above=settings.RECS_REFIT_MERGE_ABOVE,
+            negative_rate=settings.RECS_NEGATIVE_RATE)
+    return interests, weights, metas
+
+
 def evaluate(world: World, events, vectors: np.ndarray, args) -> dict:
     from django.conf import settings
 
-    from recommendations import selectors, services
+    from recommendations import selectors
 
     rng = np.random.default_rng(args.seed + 1)
     test_posts = np.flatnonzero(world.test_mask)
@@ -306,9 +336,7 @@ def evaluate(world: World, events, vectors: np.ndarray, args) -> dict:
             else:
                 single = single + rate * (v - single) if s > 0 else single - rate * (v - single)
                 single /= np.linalg.norm(single)
-            interests, weights, metas, _ = services.interest_step(
-                interests, weights, metas, v, s > 0, rate=rate, split_below=settings.RECS_INTEREST_SPLIT_BELOW,
-                merge_above=settings.RECS_INTEREST_MERGE_ABOVE, max_interests=settings.RECS_MAX_INTERESTS)
+        interests, weights, metas = user_interests(events[u], vectors)
         lists["random"].append(rng.choice(len(test_posts), size=10, replace=False))
         lists["trending"].append(trending_order[:10])
         lists["single_vector"].append(np.argsort(-(tv @ single))[:10])
@@ -627,7 +655,6 @@ def main() -> None:
     print(json.dumps(report["quality"], indent=1), flush=True)
     if not args.skip_db:
         from accounts.models import User
-        from recommendations import services
         from recommendations.models import UserInterest
 
         print("adding synthetic item vectors ...", flush=True)
@@ -638,14 +665,7 @@ def main() -> None:
         viewers = []
         queries = []
         for u in eval_users[: args.viewers]:
-            interests, weights, metas = [], [], []
-            for post, kind, share in events[u]:
-                s = _strength(kind, share)
-                if s:
-                    interests, weights, metas, _ = services.interest_step(
-                        interests, weights, metas, vectors[post], s > 0, rate=settings.RECS_LEARNING_RATE,
-                        split_below=settings.RECS_INTEREST_SPLIT_BELOW, merge_above=settings.RECS_INTEREST_MERGE_ABOVE,
-                        max_interests=settings.RECS_MAX_INTERESTS)
+            interests, weights, metas = user_interests(events[u], vectors)
             user = User.objects.get(pk=user_ids[u])
             UserInterest.objects.bulk_create([UserInterest(user=user, slot=k, vector=v, weight=w)
                                               for k, (v, w) in enumerate(zip(interests, weights, strict=True))])

@@ -542,6 +542,14 @@ RECS_LEARNING_RATE = 0.1  # u += rate · (v − u)
 RECS_MAX_INTERESTS = 3
 RECS_INTEREST_SPLIT_BELOW = 0.2  # a strong signal this far (cosine) from every interest starts a new one
 RECS_INTEREST_MERGE_ABOVE = 0.7  # two interests this close are merged
+# Refit (services.interests_refit): interests rebuilt from the last RECS_REFIT_SIGNALS signals,
+# RECS_REFIT_DEBOUNCE_S after a user's signals arrive (once per window). bench/recs.py measured
+# merge 0.2-0.3 and negative rate 0.03-0.07 about equally good on the simulated world.
+RECS_REFIT_SIGNALS = 100
+RECS_REFIT_MIN_POSITIVES = 3
+RECS_REFIT_MERGE_ABOVE = 0.25  # positive clusters more similar than this (cosine) are one interest
+RECS_NEGATIVE_RATE = 0.05  # u -= rate * (v - u) per negative in a refit (skips are many and noisy)
+RECS_REFIT_DEBOUNCE_S = env.int("DAIRA_RECS_REFIT_DEBOUNCE_S", default=60)
 RECS_RECENCY_HALF_LIFE_H = 48
 RECS_CANDIDATES_PER_INTEREST = 100
 RECS_EXPLORATION_SHARE = 0.1

@@ -47,6 +47,21 @@ def seen_ids(user_id: int) -> set[int]:
     return {int(m) for m in get_redis().zrange(seen_key(user_id), 0, -1)}
 
 
+def refit_key(user_id: int) -> str:
+    return f"recs:refit:{user_id}"
+
+
+def refit_claim(user_ids: list[int], *, ttl_s: int) -> list[bool]:
+    """Claim a refit of each user's interests for `ttl_s`; True where this call claimed it
+    (no refit is already scheduled in the window)."""
+    if not user_ids:
+        return []
+    pipe = get_redis().pipeline()
+    for user_id in user_ids:
+        pipe.set(refit_key(user_id), 1, nx=True, ex=max(1, ttl_s))
+    return [bool(ok) for ok in pipe.execute()]
+
+
 def signals_claim(keys: list[str]) -> list[bool]:
     """Claim each strong-signal key for RECS_SIGNAL_DEDUPE_S; True where this call claimed it
     (first report of that (user, type, target) in the window), False for a repeat."""

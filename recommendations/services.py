@@ -341,7 +341,18 @@ def interactions_process(*, interaction_ids: Iterable[int], since: datetime | st
             if vector is not None:
                 interest_apply(user_id=user_id, vector=np.asarray(vector, dtype=np.float32), positive=strength > 0,
                                post_id=post_id)
+        _refit_soon(sorted({user_id for user_id, _, _ in moves}))
     return len(rows)
+
+
+def _refit_soon(user_ids: list[int]) -> None:
+    """Refit these users' interests RECS_REFIT_DEBOUNCE_S from now, once per user per window
+    (a user scrolling sends a batch every few seconds; one refit a window is enough)."""
+    delay = int(settings.RECS_REFIT_DEBOUNCE_S)
+    for user_id, claimed in zip(user_ids, cache.refit_claim(user_ids, ttl_s=delay), strict=True):
+        if claimed:
+            transaction.on_commit(lambda uid=user_id: tasks.interests_refit_task.apply_async(
+                kwargs={"user_id": uid}, countdown=delay))
 
 
 def _not_interested_add(*, user_id: int, target_type: str, target_id: int, whole_author: bool) -> None:
@@ -473,21 +484,102 @@ def interest_apply(*, user_id: int, vector: np.ndarray, positive: bool, post_id:
     return list(UserInterest.objects.filter(user_id=user_id).order_by("slot"))
 
 
-def _cluster(vectors: np.ndarray, labels: list[str], k: int) -> list[tuple[np.ndarray, list[str]]]:
-    """Agglomerate topic vectors into at most `k` groups (closest pair first)."""
-    groups = [(vectors[i], [labels[i]], 1) for i in range(len(labels))]
-    while len(groups) > k:
-        best, pair = -2.0, (0, 1)
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                sim = float(groups[i][0] @ groups[j][0])
-                if sim > best:
-                    best, pair = sim, (i, j)
-        i, j = pair
-        (va, la, na), (vb, lb, nb) = groups[i], groups[j]
-        groups[i] = (_unit(va * na + vb * nb), la + lb, na + nb)
+def _cluster(vectors: np.ndarray, members: list, k: int, *, merge_above: float = float("inf"),
+             ) -> list[tuple[np.ndarray, list, int]]:
+    """Agglomerate unit vectors, closest pair first, while there are more than `k` groups or
+    the closest two are more similar than `merge_above` (cosine). Returns (unit mean vector,
+    the members of the group, how many vectors it holds) per group."""
+    groups = [(vectors[i], [members[i]], 1) for i in range(len(members))]
+    while len(groups) > 1:
+        i, j, sim = _closest_pair([vector for vector, _, _ in groups])
+        if len(groups) <= k and sim <= merge_above:
+            break
+        (va, ma, na), (vb, mb, nb) = groups[i], groups[j]
+        groups[i] = (_unit(va * na + vb * nb), ma + mb, na + nb)
         groups.pop(j)
-    return [(vector, names) for vector, names, _ in groups]
+    return groups
+
+
+def interests_refit_vectors(
+    signals: Sequence[tuple[np.ndarray, int, int | None]], *, max_interests: int, merge_above: float,
+    negative_rate: float,
+) -> tuple[list[np.ndarray], list[float], list[dict]]:
+    """Interest vectors refitted from a user's recent signals, as a pure function (the
+    service and bench/recs.py share it).
+
+    `signals`: (unit item vector, +1 strong positive / -1 negative, post id), oldest first.
+    The positives are clustered (`_cluster`: at most `max_interests` groups, groups more
+    similar than `merge_above` merged); each group's weight is its size and its
+    `last_post_id` its newest post. Then every negative, oldest first, moves its nearest
+    interest away by u −= negative_rate·(v − u). Negatives are many (skips) and noisy, so
+    their rate is a fraction of the positives' (bench/recs.py: 0.03-0.07 helped, 0.1 hurt).
+    Returns ([], [], []) when there is no positive."""
+    positives = [(index, vector, post_id) for index, (vector, strength, post_id) in enumerate(signals) if strength > 0]
+    if not positives:
+        return [], [], []
+    groups = _cluster(np.stack([vector for _, vector, _ in positives]), list(range(len(positives))), max_interests,
+                      merge_above=merge_above)
+    vectors = [vector for vector, _, _ in groups]
+    weights = [float(size) for _, _, size in groups]
+    metas = [{"label": "", "last_post_id": positives[max(members)][2]} for _, members, _ in groups]
+    for vector, strength, _ in signals:
+        if strength < 0:
+            nearest = int(np.argmax([float(u @ vector) for u in vectors]))
+            u = vectors[nearest]
+            vectors[nearest] = _unit(u - negative_rate * (vector - u))
+    return vectors, weights, metas
+
+
+REFIT_TYPES = (EventType.LIKE, EventType.COMMENT, EventType.SHARE, EventType.WATCH, EventType.SKIP,
+               EventType.NOT_INTERESTED)
+
+
+@transaction.atomic
+def interests_refit(*, user_id: int) -> list[UserInterest] | None:
+    """Rebuild `user_id`'s interest vectors from their last RECS_REFIT_SIGNALS strong and
+    negative signals on posts (`interests_refit_vectors`), replacing what the per-event rule
+    (`interest_apply`) has drifted to. The per-event rule reacts at once; this consolidates:
+    it sees every recent signal at the same time, so the order signals came in cannot blend
+    two topics into one vector, nor leave a slot to one stray like.
+
+    Users with fewer than RECS_REFIT_MIN_POSITIVES positives keep what they have (onboarding
+    interests included). An onboarding label stays on the new interest nearest to it when
+    they are closer than RECS_REFIT_MERGE_ABOVE. Locks the user's interest rows; refreshes
+    the Redis cache. Returns the new interests, or None when nothing changed."""
+    limit = int(settings.RECS_REFIT_SIGNALS)
+    rows = list(
+        Interaction.objects.filter(user_id=user_id, target_type=TargetType.POST, type__in=REFIT_TYPES,
+                                   target_id__isnull=False)
+        .order_by("-created_at", "-id")[: 3 * limit]
+    )
+    signals = [(row.target_id, strength) for row in rows if (strength := _strength(row))][:limit][::-1]
+    if sum(1 for _, strength in signals if strength > 0) < settings.RECS_REFIT_MIN_POSITIVES:
+        return None
+    item_vectors = dict(ItemVector.objects.filter(post_id__in={pid for pid, _ in signals})
+                        .values_list("post_id", "embedding"))
+    refit_signals = [(_unit(np.asarray(item_vectors[pid], dtype=np.float32)), strength, pid)
+                     for pid, strength in signals if pid in item_vectors]
+    if sum(1 for _, strength, _ in refit_signals if strength > 0) < settings.RECS_REFIT_MIN_POSITIVES:
+        return None
+    vectors, weights, metas = interests_refit_vectors(
+        refit_signals, max_interests=settings.RECS_MAX_INTERESTS, merge_above=settings.RECS_REFIT_MERGE_ABOVE,
+        negative_rate=settings.RECS_NEGATIVE_RATE,
+    )
+    old = list(UserInterest.objects.select_for_update().filter(user_id=user_id).order_by("slot"))
+    for previous in (r for r in old if r.label):
+        previous_vector = np.asarray(previous.vector, dtype=np.float32)
+        nearest = int(np.argmax([float(v @ previous_vector) for v in vectors]))
+        if float(vectors[nearest] @ previous_vector) > settings.RECS_REFIT_MERGE_ABOVE and not metas[nearest]["label"]:
+            metas[nearest]["label"] = previous.label
+    now = timezone.now()
+    UserInterest.objects.filter(user_id=user_id).delete()
+    UserInterest.objects.bulk_create([
+        UserInterest(user_id=user_id, slot=slot, vector=vector, weight=weight, label=meta["label"][:120],
+                     last_post_id=meta["last_post_id"], updated_at=now)
+        for slot, (vector, weight, meta) in enumerate(zip(vectors, weights, metas, strict=True))
+    ])
+    _interests_cache_refresh(user_id)
+    return list(UserInterest.objects.filter(user_id=user_id).order_by("slot"))
 
 
 @transaction.atomic
@@ -511,7 +603,7 @@ def interests_seed(*, actor: User, topics: Sequence[str]) -> list[UserInterest]:
     now = timezone.now()
     UserInterest.objects.bulk_create([
         UserInterest(user=actor, slot=slot, vector=vector, weight=1.0, label=", ".join(group)[:120], updated_at=now)
-        for slot, (vector, group) in enumerate(groups)
+        for slot, (vector, group, _) in enumerate(groups)
     ])
     _interests_cache_refresh(actor.pk)
     cache.feed_forget(actor.pk)

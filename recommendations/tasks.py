@@ -24,6 +24,14 @@ def interactions_process_task(*, interaction_ids: list[int], since: str | None =
 
 
 @app.task(**RETRY)
+def interests_refit_task(*, user_id: int) -> int:
+    """Refit a user's interest vectors from their recent signals (scheduled, debounced, by
+    interactions_process). Returns how many interests the user has afterwards (-1: unchanged)."""
+    interests = services.interests_refit(user_id=int(user_id))
+    return -1 if interests is None else len(interests)
+
+
+@app.task(**RETRY)
 def post_embed_task(*, post_id: int, **_: object) -> int:
     """On "post.published": embed the post (or give it a fallback vector)."""
     return services.items_embed(post_ids=[int(post_id)])

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from content import services as content_services
-from recommendations import services
-from recommendations.models import ItemVector, UserInterest
+from recommendations import cache, services, tasks
+from recommendations.models import Interaction, ItemVector, UserInterest
 from recommendations.tests.conftest import make_post, unit
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +239,114 @@ def test_recs_reindex_embeds_every_published_post_and_resumes_after_the_checkpoi
     # then: only the second was embedded, and the checkpoint is cleared
     assert list(ItemVector.objects.values_list("post_id", flat=True)) == [second.pk]
     assert get_redis().get(CHECKPOINT_KEY) is None
+
+
+# --- refit ----------------------------------------------------------------------------------------------
+def _topic(axis: int, variant: int) -> np.ndarray:
+    """An item of the topic on `axis` (items of one topic are ~0.92 alike, of two topics 0)."""
+    return unit((axis, 1.0), (100 + 10 * axis + variant, 0.3))
+
+
+def test_refit_clusters_the_positives_and_weighs_each_interest_by_its_signals():
+    # given: football and cooking signals interleaved, and one stray like of a third topic
+    signals = []
+    for i in range(6):
+        signals.append((_topic(0, i), 1, 1000 + i))
+        if i < 4:
+            signals.append((_topic(1, i), 1, 2000 + i))
+    signals.append((_topic(2, 0), 1, 3000))
+
+    # when
+    vectors, weights, metas = services.interests_refit_vectors(signals, max_interests=3, merge_above=0.25,
+                                                               negative_rate=0.05)
+
+    # then: one interest per topic, weighed by how many signals it holds, each knowing its newest post
+    by_topic = {int(np.argmax([v @ unit((axis, 1.0)) for axis in range(3)])): (w, m["last_post_id"])
+                for v, w, m in zip(vectors, weights, metas, strict=True)}
+    assert by_topic == {0: (6.0, 1005), 1: (4.0, 2003), 2: (1.0, 3000)}
+
+
+def test_refit_keeps_at_most_the_cap_by_merging_the_closest_topics():
+    # given: four topics, two of which share an axis (football and futsal)
+    futsal = unit((0, 1.0), (3, 0.8))
+    signals = [(_topic(0, 0), 1, 1), (futsal, 1, 2), (_topic(1, 0), 1, 3), (_topic(2, 0), 1, 4)]
+
+    # when
+    vectors, weights, _ = services.interests_refit_vectors(signals, max_interests=3, merge_above=0.99,
+                                                           negative_rate=0.05)
+
+    # then
+    assert len(vectors) == 3 and sorted(weights) == [1.0, 1.0, 2.0]
+    merged = vectors[weights.index(2.0)]
+    assert float(merged @ _topic(0, 0)) > 0.8 and float(merged @ futsal) > 0.8
+
+
+def test_refit_negatives_move_only_the_nearest_interest_away_by_the_negative_rate():
+    # given
+    positives = [(_topic(0, i), 1, i) for i in range(3)] + [(_topic(1, i), 1, 10 + i) for i in range(3)]
+    skipped = _topic(0, 9)
+
+    # when
+    before, _, _ = services.interests_refit_vectors(positives, max_interests=3, merge_above=0.25, negative_rate=0.05)
+    after, _, _ = services.interests_refit_vectors(positives + [(skipped, -1, 99)], max_interests=3,
+                                                   merge_above=0.25, negative_rate=0.05)
+
+    # then: the football interest is u - 0.05·(v - u), re-normalised; cooking is untouched
+    football = int(np.argmax([v @ unit((0, 1.0)) for v in before]))
+    expected = before[football] - 0.05 * (skipped - before[football])
+    assert np.allclose(after[football], expected / np.linalg.norm(expected), atol=1e-6)
+    assert np.allclose(after[1 - football], before[1 - football])
+    assert services.interests_refit_vectors([(skipped, -1, 99)], max_interests=3, merge_above=0.25,
+                                            negative_rate=0.05) == ([], [], [])
+
+
+def _like_all(auth_client, viewer, posts, prefix: str, django_capture_on_commit_callbacks):
+    from recommendations.tests.conftest import event
+
+    batch = [event(f"{prefix}{i}", "LIKE", post.pk) for i, post in enumerate(posts)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client(viewer).post("/api/v1/events", {"events": batch}, format="json")
+    assert response.status_code == 202, response.content
+
+
+def test_signals_schedule_one_refit_per_window_that_rebuilds_the_interests(auth_client, eager_tasks,
+                                                                           django_capture_on_commit_callbacks,
+                                                                           monkeypatch):
+    # given: an onboarding interest in football; the viewer then likes football and cooking posts
+    viewer, author = UserFactory(), UserFactory()
+    UserInterest.objects.create(user=viewer, slot=0, vector=unit((0, 1.0)), label="football")
+    football = [make_post(author, vector=_topic(0, i)) for i in range(3)]
+    cooking = [make_post(author, vector=_topic(1, i)) for i in range(2)]
+    scheduled = []
+    real_apply_async = tasks.interests_refit_task.apply_async
+    monkeypatch.setattr(tasks.interests_refit_task, "apply_async",
+                        lambda *a, **kw: scheduled.append(kw) or real_apply_async(*a, **kw))
+
+    # when
+    _like_all(auth_client, viewer, football + cooking, "a", django_capture_on_commit_callbacks)
+    _like_all(auth_client, viewer, [football[0]], "b", django_capture_on_commit_callbacks)
+
+    # then: one refit, a minute out, made one interest per topic; football kept its label
+    assert scheduled == [{"kwargs": {"user_id": viewer.pk}, "countdown": 60}]
+    rows = {row.label: row for row in UserInterest.objects.filter(user=viewer)}
+    assert set(rows) == {"football", ""}
+    assert (rows["football"].weight, rows["football"].last_post_id) == (3.0, football[-1].pk)
+    assert (rows[""].weight, rows[""].last_post_id) == (2.0, cooking[-1].pk)
+    assert cache.refit_claim([viewer.pk], ttl_s=60) == [False]
+
+
+def test_refit_keeps_the_interests_of_a_user_with_too_few_positives():
+    # given: two likes only (RECS_REFIT_MIN_POSITIVES is 3)
+    viewer, author = UserFactory(), UserFactory()
+    UserInterest.objects.create(user=viewer, slot=0, vector=unit((5, 1.0)), label="music")
+    for i in range(2):
+        post = make_post(author, vector=_topic(0, i))
+        Interaction.objects.create(user_id=viewer.pk, type="LIKE", target_type="post", target_id=post.pk,
+                                   source="DISCOVER", occurred_at=timezone.now())
+
+    # when
+    result = services.interests_refit(user_id=viewer.pk)
+
+    # then
+    assert result is None
+    assert list(UserInterest.objects.filter(user=viewer).values_list("label", flat=True)) == ["music"]

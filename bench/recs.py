@@ -32,7 +32,8 @@ Methods compared on the held-out period (top 10 among the held-out posts):
 
 Then, in the bench database (`daira_bench_recs`): all world posts are embedded through
 `services.items_embed` (embedding throughput), synthetic posts are added around them up to
---vectors item vectors, the HNSW index is rebuilt, ANN recall@50 is measured against exact
+--vectors item vectors, the HNSW index is rebuilt, ANN recall@50 of the queries For-You sends
+(each interest's anchor item; the interests' centres for comparison) is measured against exact
 search, and a real uvicorn server (the project's ASGI app, DEBUG off) serves
 GET /api/v1/feeds/for-you (p50/p95, and throughput at --concurrency clients) and
 POST /api/v1/events (accepted events/s). Writes bench/reports/recs.json.
@@ -345,7 +346,9 @@ def evaluate(world: World, events, vectors: np.ndarray, args) -> dict:
         cand = set()
         limits = selectors.candidates_per_interest(weights, settings.RECS_CANDIDATES_PER_INTEREST)
         for k in range(len(interests)):
-            cand.update(np.argsort(-(tv @ matrix[k]))[: limits[k]].tolist())
+            anchor = metas[k].get("anchor_post_id")  # production searches around the anchor item
+            query = vectors[anchor] if anchor is not None else matrix[k]
+            cand.update(np.argsort(-(tv @ query))[: limits[k]].tolist())
         cand.update(trending_order[:100].tolist())
         fresh_few_views = [i for i in range(len(test_posts)) if i not in cand]
         explore = set(rng.choice(fresh_few_views, size=min(60, len(fresh_few_views)), replace=False).tolist()) \
@@ -385,7 +388,7 @@ def evaluate(world: World, events, vectors: np.ndarray, args) -> dict:
 
 
 # --- database: users, posts, embeddings, synthetic vectors -------------------------------------------------
-def load_world(world: World, args) -> tuple[dict, np.ndarray, list[int]]:
+def load_world(world: World, args) -> tuple[dict, np.ndarray, list[int], list[int]]:
     from django.db import connection, transaction
 
     from accounts.models import Profile, User, UserSettings
@@ -424,7 +427,8 @@ def load_world(world: World, args) -> tuple[dict, np.ndarray, list[int]]:
                        encoder="cached", eligible=True, published_at=p.published_at) for i, p in enumerate(posts)
         ], batch_size=2000)
         meta = json.loads(cache_file.with_suffix(".json").read_text())
-        return ({**meta, "db_load_s": round(load_s, 1), "reused_vectors": True}, cached, [u.id for u in users])
+        return ({**meta, "db_load_s": round(load_s, 1), "reused_vectors": True}, cached, [u.id for u in users],
+                post_ids)
     # embedding through the real service (batches like recs_reindex)
     started = time.perf_counter()
     for k in range(0, len(post_ids), 64):
@@ -441,7 +445,7 @@ def load_world(world: World, args) -> tuple[dict, np.ndarray, list[int]]:
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache_file, vectors)
     cache_file.with_suffix(".json").write_text(json.dumps(figures))
-    return ({**figures, "db_load_s": round(load_s, 1)}, vectors, [u.id for u in users])
+    return ({**figures, "db_load_s": round(load_s, 1)}, vectors, [u.id for u in users], post_ids)
 
 
 def add_synthetic_vectors(world: World, vectors: np.ndarray, user_ids: list[int], args) -> dict:
@@ -648,7 +652,7 @@ def main() -> None:
     report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "args": vars(args), "started_at": datetime.now(UTC).isoformat()}
     print("loading and embedding world posts ...", flush=True)
-    report["embedding"], vectors, user_ids = load_world(world, args)
+    report["embedding"], vectors, user_ids, world_post_ids = load_world(world, args)
     print(json.dumps(report["embedding"]), flush=True)
     print("evaluating quality ...", flush=True)
     report["quality"], eval_users, _ = evaluate(world, events, vectors, args)
@@ -663,16 +667,24 @@ def main() -> None:
         from django.conf import settings
 
         viewers = []
-        queries = []
+        queries, centres = [], []
         for u in eval_users[: args.viewers]:
             interests, weights, metas = user_interests(events[u], vectors)
             user = User.objects.get(pk=user_ids[u])
-            UserInterest.objects.bulk_create([UserInterest(user=user, slot=k, vector=v, weight=w)
-                                              for k, (v, w) in enumerate(zip(interests, weights, strict=True))])
+            anchors = [m.get("anchor_post_id") for m in metas]
+            UserInterest.objects.bulk_create([
+                UserInterest(user=user, slot=k, vector=v, weight=w,
+                             anchor_post_id=world_post_ids[a] if a is not None else None)
+                for k, (v, w, a) in enumerate(zip(interests, weights, anchors, strict=True))])
             viewers.append(user)
-            queries += interests
+            # the nearest-neighbour queries For-You sends: each interest's anchor item, if any
+            queries += [vectors[a] if a is not None else v for v, a in zip(interests, anchors, strict=True)]
+            centres += interests
         report["ann_recall_at_50"] = ann_recall(queries[:50])
         print(json.dumps(report["ann_recall_at_50"]), flush=True)
+        # for comparison: the interests' centres as queries (what For-You searched before anchors)
+        report["ann_recall_at_50_interest_centres"] = ann_recall(centres[:50])
+        print("centres", json.dumps(report["ann_recall_at_50_interest_centres"]), flush=True)
         default_ef = settings.RECS_HNSW_EF_SEARCH
         for ef in args.ef_sweep:
             settings.RECS_HNSW_EF_SEARCH = ef

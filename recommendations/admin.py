@@ -23,7 +23,7 @@ class ItemCountersAdmin(admin.ModelAdmin):
 
 @admin.register(UserInterest)
 class UserInterestAdmin(admin.ModelAdmin):
-    list_display = ("user", "slot", "label", "weight", "last_post_id", "updated_at")
+    list_display = ("user", "slot", "label", "weight", "last_post_id", "anchor_post_id", "updated_at")
     search_fields = ("user__handle", "label")
     exclude = ("vector",)
     raw_id_fields = ("user",)

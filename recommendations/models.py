@@ -171,6 +171,11 @@ class UserInterest(models.Model):
     weight = models.FloatField(default=1.0, help_text="Signals assigned so far (decays on merge)")
     label = models.CharField(max_length=120, blank=True, default="", help_text="Onboarding topics or a hashtag")
     last_post_id = models.BigIntegerField(null=True, blank=True, help_text="Last strong signal assigned here")
+    # The nearest-neighbour query of this interest. A centre of several items sits between
+    # them, where HNSW search often stalls (bench/recs.py: recall@50 0.73 for centres, 0.997
+    # for items); one of the items themselves is in the index's own distribution.
+    anchor_post_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The recent signal nearest the interest's centre (set by the refit)")
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -81,14 +81,14 @@ class Candidate:
 
 # --- vectors ---------------------------------------------------------------------------------------------
 def user_interests(*, user_id: int) -> list[dict]:
-    """The user's interest vectors [{slot, vector, weight, label, last_post_id}] (Redis cache,
-    filled from Postgres on a miss)."""
+    """The user's interest vectors [{slot, vector, weight, label, last_post_id, anchor_post_id}]
+    (Redis cache, filled from Postgres on a miss)."""
     rows = cache.interests_load(user_id)
     if rows is not None:
         return rows
     rows = [
         {"slot": r.slot, "vector": np.asarray(r.vector, dtype=np.float32), "weight": r.weight, "label": r.label,
-         "last_post_id": r.last_post_id}
+         "last_post_id": r.last_post_id, "anchor_post_id": r.anchor_post_id}
         for r in UserInterest.objects.filter(user_id=user_id).order_by("slot")
     ]
     cache.interests_store(user_id, [{**r, "vector": [float(x) for x in r["vector"]]} for r in rows])
@@ -249,7 +249,11 @@ def _candidates(viewer, vid: int, interests: list[dict], not_authors: set[int]) 
     last_ids = [i["last_post_id"] for i in interests if i.get("last_post_id")]
     handles = dict(Post.objects.filter(pk__in=last_ids).values_list("id", "author__handle")) if last_ids else {}
     limits = candidates_per_interest([i["weight"] for i in interests], settings.RECS_CANDIDATES_PER_INTEREST)
-    queries = [(interest["vector"], limit, "content") for interest, limit in zip(interests, limits, strict=True)]
+    # Each interest's neighbours are searched around its anchor item (UserInterest.anchor_post_id)
+    # when it still has a vector, else around the interest itself; ranking uses the interests.
+    anchors = item_vectors([i["anchor_post_id"] for i in interests if i.get("anchor_post_id")])
+    queries = [(anchors.get(interest.get("anchor_post_id"), interest["vector"]), limit, "content")
+               for interest, limit in zip(interests, limits, strict=True)]
     collab = UserCollab.objects.filter(user_id=vid).values_list("vector", flat=True).first()
     if collab is not None and float(np.linalg.norm(collab)) > 0:
         queries.append((np.asarray(collab, dtype=np.float32), 60, "collab"))

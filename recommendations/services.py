@@ -376,7 +376,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 def _interests_cache_refresh(user_id: int) -> list[dict]:
     rows = [
         {"slot": r.slot, "vector": [float(x) for x in r.vector], "weight": r.weight, "label": r.label,
-         "last_post_id": r.last_post_id}
+         "last_post_id": r.last_post_id, "anchor_post_id": r.anchor_post_id}
         for r in UserInterest.objects.filter(user_id=user_id).order_by("slot")
     ]
     cache.interests_store(user_id, rows)
@@ -467,7 +467,8 @@ def interest_apply(*, user_id: int, vector: np.ndarray, positive: bool, post_id:
     rows = list(UserInterest.objects.select_for_update().filter(user_id=user_id).order_by("slot"))
     vectors, weights, metas, index = interest_step(
         [np.asarray(r.vector, dtype=np.float32) for r in rows], [r.weight for r in rows],
-        [{"label": r.label, "last_post_id": r.last_post_id} for r in rows], v, positive,
+        [{"label": r.label, "last_post_id": r.last_post_id, "anchor_post_id": r.anchor_post_id} for r in rows],
+        v, positive,
         rate=settings.RECS_LEARNING_RATE, split_below=settings.RECS_INTEREST_SPLIT_BELOW,
         merge_above=settings.RECS_INTEREST_MERGE_ABOVE, max_interests=settings.RECS_MAX_INTERESTS,
         meta={"label": label, "last_post_id": post_id} if positive else None,
@@ -477,7 +478,8 @@ def interest_apply(*, user_id: int, vector: np.ndarray, positive: bool, post_id:
         UserInterest.objects.filter(user_id=user_id).delete()
         UserInterest.objects.bulk_create([
             UserInterest(user_id=user_id, slot=slot, vector=vec, weight=weight, label=meta.get("label") or "",
-                         last_post_id=meta.get("last_post_id"), updated_at=now)
+                         last_post_id=meta.get("last_post_id"), anchor_post_id=meta.get("anchor_post_id"),
+                         updated_at=now)
             for slot, (vec, weight, meta) in enumerate(zip(vectors, weights, metas, strict=True))
         ])
     _interests_cache_refresh(user_id)
@@ -509,8 +511,9 @@ def interests_refit_vectors(
 
     `signals`: (unit item vector, +1 strong positive / -1 negative, post id), oldest first.
     The positives are clustered (`_cluster`: at most `max_interests` groups, groups more
-    similar than `merge_above` merged); each group's weight is its size and its
-    `last_post_id` its newest post. Then every negative, oldest first, moves its nearest
+    similar than `merge_above` merged); each group's weight is its size, its `last_post_id`
+    its newest post and its `anchor_post_id` the post nearest its centre (the interest's
+    nearest-neighbour query, see UserInterest.anchor_post_id). Then every negative, oldest first, moves its nearest
     interest away by u −= negative_rate·(v − u). Negatives are many (skips) and noisy, so
     their rate is a fraction of the positives' (bench/recs.py: 0.03-0.07 helped, 0.1 hurt).
     Returns ([], [], []) when there is no positive."""
@@ -521,7 +524,9 @@ def interests_refit_vectors(
                       merge_above=merge_above)
     vectors = [vector for vector, _, _ in groups]
     weights = [float(size) for _, _, size in groups]
-    metas = [{"label": "", "last_post_id": positives[max(members)][2]} for _, members, _ in groups]
+    metas = [{"label": "", "last_post_id": positives[max(members)][2],
+              "anchor_post_id": positives[max(members, key=lambda m: float(positives[m][1] @ vector))][2]}
+             for vector, members, _ in groups]
     for vector, strength, _ in signals:
         if strength < 0:
             nearest = int(np.argmax([float(u @ vector) for u in vectors]))
@@ -575,7 +580,7 @@ def interests_refit(*, user_id: int) -> list[UserInterest] | None:
     UserInterest.objects.filter(user_id=user_id).delete()
     UserInterest.objects.bulk_create([
         UserInterest(user_id=user_id, slot=slot, vector=vector, weight=weight, label=meta["label"][:120],
-                     last_post_id=meta["last_post_id"], updated_at=now)
+                     last_post_id=meta["last_post_id"], anchor_post_id=meta["anchor_post_id"], updated_at=now)
         for slot, (vector, weight, meta) in enumerate(zip(vectors, weights, metas, strict=True))
     ])
     _interests_cache_refresh(user_id)

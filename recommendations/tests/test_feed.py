@@ -362,3 +362,24 @@ def test_recs_explain_says_why_an_item_is_hidden():
     assert "shown: no" in text
     assert "author is muted" in text
     assert "similarity: 1.000" in text
+
+
+def test_interest_candidates_are_searched_around_the_anchor_item(settings):
+    # given: an interest whose centre is on axis 0, anchored at a post on axis 5
+    settings.RECS_CANDIDATES_PER_INTEREST = 5  # 5 neighbours per interest (a fifth of it at least: 1)
+    viewer, author = UserFactory(), UserFactory()
+    near_centre = [make_post(author, vector=unit((0, 1.0), (20 + i, 0.1))) for i in range(6)]
+    anchor = make_post(author, vector=unit((5, 1.0)))
+    near_anchor = make_post(author, vector=unit((5, 1.0), (6, 0.2)))
+    UserInterest.objects.create(user=viewer, slot=0, vector=unit((0, 1.0)), anchor_post_id=anchor.pk)
+    interests = selectors.user_interests(user_id=viewer.pk)
+
+    # when
+    found = [c.post_id for c in selectors._candidates(viewer, viewer.pk, interests, set()) if c.kind == "interest"]
+    unanchored = [{**interests[0], "anchor_post_id": None}]
+    found_without = [c.post_id for c in selectors._candidates(viewer, viewer.pk, unanchored, set())
+                     if c.kind == "interest"]
+
+    # then
+    assert found[:2] == [anchor.pk, near_anchor.pk]
+    assert set(found_without) <= {p.pk for p in near_centre} and len(found_without) == 5

@@ -350,3 +350,14 @@ def test_refit_keeps_the_interests_of_a_user_with_too_few_positives():
     # then
     assert result is None
     assert list(UserInterest.objects.filter(user=viewer).values_list("label", flat=True)) == ["music"]
+
+
+def test_refit_anchors_each_interest_at_the_post_nearest_its_centre():
+    # given: two posts leaning to either side of a football post in the middle
+    signals = [(unit((0, 1.0), (10, 0.6)), 1, 1), (unit((0, 1.0)), 1, 2), (unit((0, 1.0), (11, 0.6)), 1, 3)]
+
+    # when
+    _, _, metas = services.interests_refit_vectors(signals, max_interests=3, merge_above=0.25, negative_rate=0.05)
+
+    # then: the middle post anchors the interest; the newest is still its last post
+    assert [(m["anchor_post_id"], m["last_post_id"]) for m in metas] == [(2, 3)]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg.types.json import Jsonb
 
 from accounts.models import User
 from content import selectors as content_selectors
@@ -135,12 +136,26 @@ def _visible_targets(viewer: User, parsed: list[dict]) -> tuple[set[int], set[in
     posts: set[int] = set()
     users: set[int] = set()
     if post_ids:
-        posts = set(
-            Post.objects.filter(content_selectors.post_visible_q(viewer), pk__in=post_ids).values_list("id", flat=True)
-        )
+        posts = content_selectors.post_ids_visible(viewer=viewer, post_ids=post_ids)
     if user_ids:
         users = set(User.objects.filter(policy.visible_users_q(viewer), pk__in=user_ids).values_list("id", flat=True))
     return posts, users
+
+
+_INTERACTION_COLUMNS = ("id", "user_id", "type", "target_type", "target_id", "source", "origin", "client_event_id",
+                        "watch_ms", "duration_ms", "metadata", "occurred_at", "created_at")
+
+
+def _interactions_copy(rows: list[tuple]) -> None:
+    """Append Interaction rows (tuples in `_INTERACTION_COLUMNS` order) with COPY, inside the
+    caller's transaction: a batch of 100 costs about a third of `bulk_create`'s Python (no
+    model instances, no per-field SQL compilation), the hottest write path of the app."""
+    if not rows:
+        return
+    sql = f"COPY {Interaction._meta.db_table} ({', '.join(_INTERACTION_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _receipts_claim(user_id: int, client_event_ids: list[str]) -> set[str]:
@@ -219,18 +234,18 @@ def events_ingest(*, actor: User, events: Sequence[Any]) -> IngestResult:
     )
     repeated = {id(e) for e, claimed in zip(signal_events, claims, strict=True) if not claimed}
     rows = []
+    to_process = []
     for event in new_events:
         metadata = dict(event["metadata"])
+        row_id = ids.next_id()
         if id(event) in repeated:
             metadata["counted"] = False  # the server already reported this signal
-        rows.append(Interaction(
-            id=ids.next_id(), user_id=actor.pk, type=event["type"], target_type=event["target_type"],
-            target_id=event["target_id"], source=event["source"], origin="client",
-            client_event_id=event["client_event_id"], watch_ms=event["watch_ms"], duration_ms=event["duration_ms"],
-            metadata=metadata, occurred_at=event["occurred_at"], created_at=now,
-        ))
-    Interaction.objects.bulk_create(rows, batch_size=500)
-    to_process = [row.id for row in rows if row.metadata.get("counted", True)]
+        elif metadata.get("counted", True):
+            to_process.append(row_id)
+        rows.append((row_id, actor.pk, event["type"], event["target_type"], event["target_id"], event["source"],
+                     "client", event["client_event_id"], event["watch_ms"], event["duration_ms"], Jsonb(metadata),
+                     event["occurred_at"], now))
+    _interactions_copy(rows)
     result.interaction_ids = to_process
     if to_process:
         since = now.isoformat()

@@ -440,3 +440,56 @@ def test_pending_video_longer_than_ten_minutes_fails_when_ready():
 
     post.refresh_from_db()
     assert (post.status, post.failure_reason) == ("failed", "Videos are limited to 10 minutes.")
+
+
+def test_post_ids_visible_agrees_with_post_visible_q_for_every_relationship_audience_and_state():
+    # given: authors in every relationship to the viewer, each with a post per audience,
+    # plus posts in every state the row itself can be in
+    from social.models import AccountFlag
+
+    viewer, stranger_viewer = UserFactory(), UserFactory()
+    friend, followed, private_followed, private_stranger, stranger, blocker, blocked, shadowbanned, suspended = (
+        UserFactory(), UserFactory(), UserFactory(is_private=True), UserFactory(is_private=True), UserFactory(),
+        UserFactory(), UserFactory(), UserFactory(), UserFactory())
+    make_friends(viewer, friend)
+    for author in (friend, followed, private_followed, shadowbanned):
+        FollowFactory(follower=viewer, followee=author)
+    add_close_friend(friend, viewer)
+    block(blocker, viewer)
+    block(viewer, blocked)
+    AccountFlag.objects.create(user=shadowbanned, shadowbanned=True)
+    post_ids = []
+    authors = (friend, followed, private_followed, private_stranger, stranger, blocker, blocked, shadowbanned,
+               suspended, viewer)
+    for author in authors:
+        circle = CircleFactory(owner=author)
+        if author is friend:
+            add_to_circle(circle, viewer)
+        for audience in ("public", "followers", "friends", "close_friends"):
+            post_ids.append(services.post_create(author=author, body=audience, audience=audience).pk)
+        post_ids.append(services.post_create(author=author, body="c", audience="circle", circle_id=circle.pk).pk)
+    suspended.status = "suspended"
+    suspended.save(update_fields=["status"])
+    deleted = services.post_create(author=stranger, body="gone")
+    hidden = services.post_create(author=stranger, body="hidden")
+    own_held = services.post_create(author=viewer, body="held")
+    pending = services.post_create(author=stranger, body="pending")
+    Post.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+    Post.objects.filter(pk=hidden.pk).update(moderation_state=ModerationState.HIDDEN)
+    Post.objects.filter(pk=own_held.pk).update(moderation_state=ModerationState.HELD)
+    Post.objects.filter(pk=pending.pk).update(status=Post.Status.PENDING)
+    post_ids += [deleted.pk, hidden.pk, own_held.pk, pending.pk, 987654321]
+
+    # the viewer: the friend's 5, followed 2, private followed 2, shadowbanned followed 2, stranger's
+    # public 1, own 5 + held 1; others and logged out: the public posts of public, active, unflagged
+    # accounts (friend, followed, stranger, blocker, blocked, viewer)
+    for who, count in ((viewer, 18), (stranger_viewer, 6), (None, 6)):
+        # when
+        found = selectors.post_ids_visible(viewer=who, post_ids=post_ids)
+
+        # then
+        expected = set(Post.objects.filter(selectors.post_visible_q(who), pk__in=post_ids).values_list("id", flat=True))
+        assert found == expected
+        assert len(found) == count
+    assert selectors.post_ids_visible(viewer=stranger_viewer, post_ids=[own_held.pk, hidden.pk, deleted.pk,
+                                                                         pending.pk]) == set()

@@ -49,6 +49,11 @@ class PostMediaInline(admin.TabularInline):
     readonly_fields = ("asset", "position", "alt_text")
     can_delete = False
 
+    def has_add_permission(self, request, obj=None):
+        # A post's kind is fixed from its media at creation; attaching media later would
+        # leave a "text" post whose media no card shows (content.selectors.posts_prefetch_media).
+        return False
+
 
 class PostEditInline(admin.TabularInline):
     model = PostEdit

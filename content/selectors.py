@@ -141,11 +141,20 @@ def post_rows_for_render(queryset: QuerySet[Post]) -> QuerySet[Post]:
 
 
 def posts_prefetch_media(posts: list[Post]) -> list[Post]:
-    """Load the media (with assets) of already-filtered posts in one query."""
+    """Load the media (with assets) of already-filtered posts in one query.
+
+    Text posts have none: a post's kind is fixed from its media when it is created and media
+    are never attached later (content.services.post_create; the admin inline is read-only),
+    so they get an empty prefetch without a query, and a page of text posts (threads, most
+    replies) costs no media query at all."""
     from django.db.models import prefetch_related_objects
 
-    if posts:
-        prefetch_related_objects(posts, _media_prefetch())
+    with_media = [p for p in posts if p.__dict__.get("kind") != Post.Kind.TEXT]
+    if with_media:
+        prefetch_related_objects(with_media, _media_prefetch())
+    for post in posts:
+        if post.__dict__.get("kind") == Post.Kind.TEXT:
+            post.__dict__.setdefault("_prefetched_objects_cache", {})["media_items"] = PostMedia.objects.none()
     return posts
 
 

@@ -347,9 +347,11 @@ def test_ranked_feed_holds_the_same_posts_and_prefers_engaged_authors(make_user,
     assert page_ids(page)[0] == old_loved.pk
 
 
-def test_a_warm_page_costs_one_primary_key_query_plus_its_media_prefetch(make_user, publish, committed,
-                                                                          django_assert_num_queries):
+def test_a_warm_page_costs_one_primary_key_query_plus_a_media_query_when_it_shows_media(
+        make_user, publish, committed, django_assert_num_queries):
     # given: a warm feed of 30 posts by 3 authors (the big-account list is cached after one read)
+    from content.tests.conftest import make_asset
+
     authors = [make_user() for _ in range(3)]
     reader = make_user()
     for author in authors:
@@ -359,12 +361,20 @@ def test_a_warm_page_costs_one_primary_key_query_plus_its_media_prefetch(make_us
         publish(authors[i % 3], f"p{i}")
     selectors.home_feed(viewer=reader, limit=5)
 
-    # then: the same two queries for a page of 5 and a page of 20
-    with django_assert_num_queries(2):
+    # then: text posts have no media to load, so a page of 5 or 20 costs the same one query
+    with django_assert_num_queries(1):
         small = selectors.home_feed(viewer=reader, limit=5)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         large = selectors.home_feed(viewer=reader, limit=20)
     assert (len(small.items), len(large.items)) == (5, 20)
+
+    # and a page with photos costs one media query more, whatever its size
+    photo = publish(authors[0], "with a photo", media_ids=[make_asset(authors[0]).pk])
+    with django_assert_num_queries(2):
+        mixed = selectors.home_feed(viewer=reader, limit=20)
+    assert mixed.items[0].post.pk == photo.pk
+    assert [m.asset_id for m in mixed.items[0].post.media_items.all()] == [photo.media_items.get().asset_id]
+    assert list(mixed.items[1].post.media_items.all()) == []
 
 
 @pytest.mark.parametrize("rounds", [1, selectors.MAX_ROUNDS])
@@ -388,8 +398,8 @@ def test_pull_pages_are_full_when_the_policy_filters_most_candidates(make_user, 
     assert (page.source, page_ids(page), page.next_cursor) == ("pull", list(reversed(older)), None)
 
 
-def test_a_pull_page_costs_one_candidate_query_plus_its_media_prefetch(make_user, publish, committed,
-                                                                       django_assert_num_queries):
+def test_a_pull_page_of_text_posts_costs_one_candidate_query(make_user, publish, committed,
+                                                             django_assert_num_queries):
     # given
     authors = [make_user() for _ in range(3)]
     reader = make_user()
@@ -398,7 +408,8 @@ def test_a_pull_page_costs_one_candidate_query_plus_its_media_prefetch(make_user
     for i in range(30):
         publish(authors[i % 3], f"p{i}")
 
-    # then: the policy rides on the candidate query (no query per row or per author)
-    with django_assert_num_queries(2):
+    # then: the policy rides on the candidate query (no query per row or per author), and
+    # text posts need no media query
+    with django_assert_num_queries(1):
         page = selectors.home_pull_page(viewer=reader, limit=20)
     assert len(page.items) == 20

@@ -41,7 +41,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -530,90 +530,54 @@ def _start_server(args, port: int) -> subprocess.Popen:
 
 
 def _http(args, viewers: dict[int, list], search_only: bool = False) -> dict:
-    import httpx
-
+    """Home pages, the bare endpoint and search over HTTP, sent by bench/loadgen.py (a raw
+    keep-alive client that costs tens of microseconds per request, so the 2 cores measure the
+    server, not the client); every figure also gives the server's CPU per request."""
     from accounts.tests.factories import access_token_for
+    from bench.loadgen import Request, run_load
 
     tokens = {u.pk: access_token_for(u) for users in viewers.values() for u in users}
     port = _free_port()
     server = _start_server(args, port)
-    base = f"http://127.0.0.1:{port}"
     try:
-        def single(path_for, users, repeat):
-            samples = []
-            with httpx.Client(base_url=base, timeout=30) as client:
-                for user in users:  # warm
-                    r = client.get(path_for(user), headers={"Authorization": f"Bearer {tokens[user.pk]}"})
-                    r.raise_for_status()
-                for _ in range(repeat):
-                    for user in users:
-                        t = time.perf_counter()
-                        r = client.get(path_for(user), headers={"Authorization": f"Bearer {tokens[user.pk]}"})
-                        samples.append((time.perf_counter() - t) * 1000)
-                        assert r.status_code == 200, r.text[:200]
-            return _stats(samples)
+        def get(path: str, user) -> Request:
+            return Request("GET", path, {"Authorization": f"Bearer {tokens[user.pk]}"})
 
-        async def load(path_for, users, total, concurrency):
-            done = 0
-            errors = 0
+        def check(request, response) -> None:
+            assert response.status == 200, response.body[:200]
 
-            async def worker(index):
-                nonlocal done, errors
-                async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                    i = index
-                    while done < total:
-                        done += 1
-                        user = users[i % len(users)]
-                        i += 1
-                        r = await client.get(path_for(user), headers={"Authorization": f"Bearer {tokens[user.pk]}"})
-                        if r.status_code != 200:
-                            errors += 1
+        def measure(jobs: list[Request], concurrency: int) -> dict:
+            return asyncio.run(run_load("127.0.0.1", port, jobs, concurrency, on_response=check,
+                                        server_pid=server.pid))
 
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(k) for k in range(concurrency)))
-            elapsed = time.perf_counter() - started
-            return {"requests": done, "errors": errors, "seconds": round(elapsed, 2), "rps": round(done / elapsed, 1)}
-
-        def home(user):
-            return "/api/v1/feeds/home?limit=20"
-
-        def ping(user):
-            return "/api/v1/bench/ping"
+        def single_and_load(path: str, users: list) -> dict:
+            measure([get(path, u) for u in users] * 2, 1)  # warm: connections, caches, feeds built
+            return {
+                "single_client": measure([get(path, u) for _ in range(args.http_repeat) for u in users], 1),
+                f"concurrency_{args.concurrency}": measure(
+                    [get(path, users[i % len(users)]) for i in range(args.load_requests)], args.concurrency),
+            }
 
         results = {"server": {"workers": args.workers, "conn_max_age": args.conn_max_age, "debug": False},
                    "home": {}}
         all_users = [u for users in viewers.values() for u in users]
         for count, users in ([] if search_only else viewers.items()):
-            results["home"][str(count)] = {
-                "single_client": single(home, users, args.http_repeat),
-                f"concurrency_{args.concurrency}": asyncio.run(load(home, users, args.load_requests, args.concurrency)),
-            }
-        results["bare_drf"] = {} if search_only else {
-            "single_client": single(ping, all_users[:5], args.http_repeat),
-            f"concurrency_{args.concurrency}": asyncio.run(load(ping, all_users, args.load_requests, args.concurrency)),
-        }
+            results["home"][str(count)] = single_and_load("/api/v1/feeds/home?limit=20", users)
+        results["bare_drf"] = {} if search_only else single_and_load("/api/v1/bench/ping", all_users)
         if not search_only:
             feed_rps = min(v[f"concurrency_{args.concurrency}"]["rps"] for v in results["home"].values())
             bare_rps = results["bare_drf"][f"concurrency_{args.concurrency}"]["rps"]
             results["feed_rps_min_over_bare_rps"] = round(feed_rps / bare_rps, 3)
 
-        queries = [q for q in QUERIES]
+        def search_path(i: int) -> str:
+            return f"/api/v1/search?type={'users' if i % 2 else 'posts'}&q={quote(QUERIES[i % len(QUERIES)])}"
 
-        def search_path(i):
-            q = queries[i % len(queries)]
-            return f"/api/v1/search?type={'users' if i % 2 else 'posts'}&q={q}"
-
-        samples = []
-        with httpx.Client(base_url=base, timeout=30) as client:
-            headers = {"Authorization": f"Bearer {tokens[all_users[0].pk]}"}
-            for i in range(len(queries) * 2):
-                client.get(search_path(i), headers=headers)
-            for i in range(len(queries) * 2 * args.search_repeat):
-                t = time.perf_counter()
-                r = client.get(search_path(i), headers=headers)
-                samples.append((time.perf_counter() - t) * 1000)
-                assert r.status_code == 200, r.text[:200]
-        results["search_http"] = _stats(samples)
+        searcher = all_users[0]
+        measure([get(search_path(i), searcher) for i in range(len(QUERIES) * 2)], 1)
+        searches = [get(search_path(i), searcher) for i in range(len(QUERIES) * 2 * args.search_repeat)]
+        results["search_http"] = measure(searches, 1)
+        results[f"search_http_concurrency_{args.concurrency}"] = measure(
+            [get(search_path(i), all_users[i % len(all_users)]) for i in range(args.load_requests)], args.concurrency)
         return results
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -491,7 +491,8 @@ def add_synthetic_vectors(world: World, vectors: np.ndarray, user_ids: list[int]
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '1GB'")
+        # the graph must fit in memory or the build goes to disk and takes hours (1M x 384-d, m 32: ~4 GB)
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, false)", [args.maintenance_work_mem])
         cursor.execute("SET max_parallel_maintenance_workers = 2")
         cursor.execute("CREATE INDEX recs_item_embedding_hnsw ON recommendations_itemvector USING hnsw "
                        f"(embedding vector_cosine_ops) WITH (m = {int(args.hnsw_m)}, "
@@ -637,6 +638,7 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW m of the rebuilt index (the migration uses 32)")
     parser.add_argument("--hnsw-ef-construction", type=int, default=128)
+    parser.add_argument("--maintenance-work-mem", default="1GB", help="Postgres memory for the HNSW build")
     parser.add_argument("--ef-sweep", type=int, nargs="*", default=[],
                         help="extra recall measurements at these hnsw.ef_search values")
     parser.add_argument("--reuse-vectors", action="store_true",

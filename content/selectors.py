@@ -152,9 +152,13 @@ def posts_prefetch_media(posts: list[Post]) -> list[Post]:
     with_media = [p for p in posts if p.__dict__.get("kind") != Post.Kind.TEXT]
     if with_media:
         prefetch_related_objects(with_media, _media_prefetch())
-    for post in posts:
-        if post.__dict__.get("kind") == Post.Kind.TEXT:
-            post.__dict__.setdefault("_prefetched_objects_cache", {})["media_items"] = PostMedia.objects.none()
+    if len(with_media) < len(posts):
+        no_media = PostMedia.objects.none()  # one evaluated empty result, shared (reads never mutate it)
+        no_media._result_cache = []
+        no_media._prefetch_done = True
+        for post in posts:
+            if post.__dict__.get("kind") == Post.Kind.TEXT:
+                post.__dict__.setdefault("_prefetched_objects_cache", {})["media_items"] = no_media
     return posts
 
 

@@ -183,6 +183,11 @@ class PostOutputSerializer(serializers.Serializer):
         "status": {"type": "string"}, "alt_text": {"type": "string"},
         "playback": {"type": "object", "nullable": True}}}})
     def get_media(self, post) -> list[dict[str, Any]]:
+        # the prefetched list when there is one (a related manager per card costs more than
+        # the card itself); the manager otherwise
+        items = getattr(post, "_prefetched_objects_cache", {}).get("media_items")
+        if items is None:
+            items = post.media_items.all()
         viewer = self.context.get("viewer")
         data_saver = post.render.data_saver
         return [
@@ -194,7 +199,7 @@ class PostOutputSerializer(serializers.Serializer):
                 "alt_text": item.alt_text,
                 "playback": _playback(viewer, item.asset, data_saver),
             }
-            for item in post.media_items.all()
+            for item in items
         ]
 
     @extend_schema_field({"type": "object", "nullable": True, "properties": {

@@ -26,6 +26,25 @@ def test_malformed_json_is_400(api_client):
     assert response.json()["error"]["code"] == "malformed"
 
 
+@pytest.mark.parametrize("raw", [
+    b'{"a": "\\ud800"}', b'{"a": ["ok", {"\\udfff": 1}]}', b'{"a": NaN}', b'{"a": "\xff"}',
+])
+def test_json_that_is_not_valid_unicode_or_strict_json_is_400(api_client, raw):
+    # a lone surrogate escape decodes to a Python string no database or encoder accepts
+    response = api_client.post("/api/v1/test/echo", data=raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed"
+
+
+def test_json_with_escaped_surrogate_pairs_is_accepted(api_client):
+    response = api_client.post("/api/v1/test/echo", data=b'{"a": "\\ud83d\\ude00 \\u0645"}',
+                               content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["received"] == {"a": "\U0001f600 \u0645"}
+
+
 def test_body_over_the_limit_is_413(api_client, settings):
     settings.DAIRA_MAX_BODY_BYTES = 1_000
 

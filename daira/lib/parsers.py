@@ -4,11 +4,10 @@ settings, so the two cannot share a module."""
 
 from __future__ import annotations
 
-import json
+import io
 import re
 from typing import Any
 
-from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -16,7 +15,7 @@ from rest_framework.parsers import JSONParser
 # JSON may escape lone UTF-16 surrogates ("\ud800"); Python decodes them into strings that
 # cannot be encoded as UTF-8, so storing or echoing one failed as a 500. Only bodies that
 # contain such an escape are walked.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _has_unencodable_string(value: Any) -> bool:
@@ -34,20 +33,12 @@ def _has_unencodable_string(value: Any) -> bool:
 
 
 class StrictJSONParser(JSONParser):
-    """DRF's JSON parser (strict: no NaN/Infinity), refusing strings that are not valid
-    Unicode (lone surrogate escapes) with a 400 parse error instead of failing later."""
+    """DRF's JSON parser, also refusing strings that are not valid Unicode (lone surrogate
+    escapes) with a 400 parse error instead of failing later."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            text = stream.read().decode(encoding)
-            data = json.loads(text, parse_constant=_refuse_constant if self.strict else None)
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-            raise ParseError(f"JSON parse error - {exc}") from None
-        if _SURROGATE_ESCAPE.search(text) and _has_unencodable_string(data):
+        raw = stream.read()
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        if _SURROGATE_ESCAPE.search(raw) and _has_unencodable_string(data):
             raise ParseError("JSON parse error - strings must be valid Unicode (a lone surrogate escape was sent).")
         return data
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a valid JSON value")

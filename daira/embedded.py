@@ -122,6 +122,12 @@ def postgres_start() -> None:
         if _port_open(PG_PORT) and _pg_is_ready():
             return
         root.mkdir(parents=True, exist_ok=True)
+        from daira import pgvector_build
+
+        try:
+            pgvector_build.ensure_portable(_pg_install_dir())
+        except pgvector_build.PgvectorBuildError as exc:
+            raise EmbeddedServiceError(str(exc)) from exc
         run_as = _pg_run_as()
         if run_as:
             install_dir = _pg_install_dir()

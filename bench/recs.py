@@ -619,7 +619,33 @@ def http_part(args, viewers, post_ids: list[int]) -> dict:
             os.killpg(server.pid, signal.SIGKILL)
 
 
+def serve_only(args, total_started: float) -> None:
+    """Re-measure the HTTP part (after a serving change) without rebuilding the world: the
+    viewers are the users an earlier full run gave interest vectors, the database keeps its
+    item vectors and HNSW index. Redis is flushed first, so no ranked list is cached."""
+    _setup(_server_url(), args.redis_db, rebuild=False)
+    from accounts.models import User
+    from content.models import Post
+    from recommendations.models import ItemVector, UserInterest
+
+    viewer_ids = sorted(set(UserInterest.objects.values_list("user_id", flat=True)))[: args.viewers]
+    if not viewer_ids:
+        raise SystemExit(f"{BENCH_DB} has no viewers: run a full bench first")
+    viewers = list(User.objects.filter(pk__in=viewer_ids).order_by("pk"))
+    post_ids = list(Post.objects.filter(body__gt="").values_list("id", flat=True)[:5000])
+    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+              "args": vars(args), "started_at": datetime.now(UTC).isoformat(), "serve_only": True,
+              "item_vectors": ItemVector.objects.count(), "viewers": len(viewers)}
+    report["http"] = http_part(args, viewers, post_ids)
+    print(json.dumps(report["http"], indent=1), flush=True)
+    report["total_s"] = round(time.perf_counter() - total_started, 1)
+    out = REPORT.with_name("recs-serve.json")
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"wrote {out}")
+
+
 def main() -> None:
+    global BENCH_DB
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--topics", type=int, default=20)
@@ -649,9 +675,17 @@ def main() -> None:
     parser.add_argument("--reuse-vectors", action="store_true",
                         help="reuse the world's vectors saved by an earlier run with the same seed/topics/posts")
     parser.add_argument("--skip-db", action="store_true", help="quality and embedding only (no synthetic vectors, recall or HTTP part)")
+    parser.add_argument("--db", default=BENCH_DB, help="bench database name (dropped and rebuilt unless --serve-only)")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="only the HTTP part, against the bench database an earlier full run left "
+                             "(its viewers and vectors); writes bench/reports/recs-serve.json")
     args = parser.parse_args()
+    BENCH_DB = args.db
 
     total_started = time.perf_counter()
+    if args.serve_only:
+        serve_only(args, total_started)
+        return
     _setup(_server_url(), args.redis_db, rebuild=True)
     print(f"world: {args.users:,} users, {args.posts:,} posts, {args.topics} topics (seed {args.seed})", flush=True)
     world = World(args)

@@ -216,6 +216,21 @@ def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool
     return [found[i] for i in wanted if i in found]
 
 
+def posts_for_render_after_policy(*, viewer, post_ids: Sequence[int]) -> list[Post]:
+    """The posts among `post_ids` loaded for rendering, in the order given, for ids that
+    THIS request has just passed through the visibility policy (For-You's first page, ranked
+    from candidates that `discoverable_q`'s rule let through moments earlier): the row's own
+    state is checked again (`post_state_q`, a few columns), the policy facts about the
+    authors are not computed a second time (about 40% of `posts_visible_by_ids`' cost).
+    Ids from a cache, a cursor or the client must go through `posts_visible_by_ids`."""
+    wanted = list(dict.fromkeys(int(i) for i in post_ids))
+    if not wanted:
+        return []
+    rows = list(post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
+    found = {post.pk: post for post in posts_prefetch_media(rows)}
+    return [found[i] for i in wanted if i in found]
+
+
 def post_ids_visible(*, viewer, post_ids: Iterable[int]) -> set[int]:
     """The ids among `post_ids` that `viewer` may see (`post_visible_q`'s rule), for writes
     that only need a yes/no per target (event batches): one primary-key query loading the

@@ -18,6 +18,7 @@ The ranked list is cached in Redis for RECS_FEED_TTL_S; cursors are positions in
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -54,6 +55,7 @@ from social.models import Follow
 FRESH_DAYS = 3
 EXPLORE_MAX_VIEWS = 50
 LIST_SIZE = 100  # ranked items kept per For-You session (5 pages of 20)
+POOL_TTL_S = 30  # viewer-independent candidate pools (trending, fresh) are shared this long
 
 
 @dataclass
@@ -277,9 +279,7 @@ def _trending_candidates(vid: int, limit: int) -> list[Candidate]:
     language, governorate = (
         Profile.objects.filter(user_id=vid).values_list("language", "governorate").first() or ("", "")
     )
-    ranked = _trending_ids(2 * limit)
-    items = {pid: (author, lang) for pid, author, lang in
-             ItemVector.objects.filter(post_id__in=ranked).values_list("post_id", "author_id", "language")}
+    ranked, items = _trending_pool(2 * limit)
     near_authors: set[int] = set()
     if governorate:
         near_authors = set(Profile.objects.filter(
@@ -295,6 +295,31 @@ def _trending_candidates(vid: int, limit: int) -> list[Candidate]:
         else:
             other.append(Candidate(pid, "Popular right now", "trending"))
     return (near + same + other)[:limit]
+
+
+def _shared_pool(key: str, compute) -> Any:
+    """A viewer-independent candidate pool (JSON), shared by every For-You build for
+    POOL_TTL_S: the same trending/fresh lists would otherwise be re-read for each viewer.
+    Safe to serve slightly stale: every candidate goes through `_filter` afterwards."""
+    client = get_redis()
+    cached = client.get(key)
+    if cached is not None:
+        return json.loads(cached)
+    value = compute()
+    client.set(key, json.dumps(value), ex=POOL_TTL_S)
+    return value
+
+
+def _trending_pool(limit: int) -> tuple[list[int], dict[int, tuple[int, str]]]:
+    """(trending post ids best first, {post_id: (author_id, language)})."""
+    def compute():
+        ranked = _trending_ids(limit)
+        meta = {pid: (author, lang) for pid, author, lang in
+                ItemVector.objects.filter(post_id__in=ranked).values_list("post_id", "author_id", "language")}
+        return [[pid, *meta.get(pid, (None, ""))] for pid in ranked]
+
+    rows = _shared_pool(f"recs:pool:trending:{limit}", compute)
+    return [row[0] for row in rows], {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
 
 
 def _trending_ids(limit: int) -> list[int]:
@@ -344,13 +369,16 @@ def _network_candidates(vid: int, limit: int) -> list[Candidate]:
 
 def _explore_candidates(vid: int, limit: int) -> list[Candidate]:
     """Fresh eligible items with few views, sampled (stable per user per hour)."""
-    since = timezone.now() - timedelta(days=FRESH_DAYS)
-    popular = ItemCounters.objects.filter(post_id__gte=ids.min_id_at(since), views__gte=EXPLORE_MAX_VIEWS)
-    pool = list(
-        ItemVector.objects.filter(eligible=True, published_at__gte=since)
-        .exclude(post_id__in=popular.values("post_id"))
-        .order_by("-published_at").values_list("post_id", flat=True)[: limit * 5]
-    )
+    def compute():
+        since = timezone.now() - timedelta(days=FRESH_DAYS)
+        popular = ItemCounters.objects.filter(post_id__gte=ids.min_id_at(since), views__gte=EXPLORE_MAX_VIEWS)
+        return list(
+            ItemVector.objects.filter(eligible=True, published_at__gte=since)
+            .exclude(post_id__in=popular.values("post_id"))
+            .order_by("-published_at").values_list("post_id", flat=True)[: limit * 5]
+        )
+
+    pool = _shared_pool(f"recs:pool:explore:{limit}", compute)
     rng = random.Random(hash((vid, int(timezone.now().timestamp() // 3600))))
     rng.shuffle(pool)
     return [Candidate(pid, "Something new for you", "explore") for pid in pool[:limit]]
@@ -478,8 +506,12 @@ def _build(viewer, vid: int, interests: list[dict]) -> list[dict]:
     return [{"post_id": c["post_id"], "reason": c["reason"], "score": round(c["score"], 4)} for c in ranked]
 
 
-def _page(viewer, entries: list[dict], offset: int, limit: int) -> tuple[list[RecItem], str | None]:
-    """Visible posts from `entries` starting at `offset` (re-checked through the policy now)."""
+def _page(viewer, entries: list[dict], offset: int, limit: int, *,
+          just_filtered: bool = False) -> tuple[list[RecItem], str | None]:
+    """Visible posts from `entries` starting at `offset`, re-checked through the policy now;
+    `just_filtered`: `entries` were ranked in this request from candidates `_filter` let
+    through, so only the rows' own state is checked again (`posts_for_render_after_policy`)."""
+    load = content_selectors.posts_for_render_after_policy if just_filtered else content_selectors.posts_visible_by_ids
     items: list[RecItem] = []
     position = offset
     while position < len(entries) and len(items) < limit:
@@ -487,8 +519,7 @@ def _page(viewer, entries: list[dict], offset: int, limit: int) -> tuple[list[Re
         # more than needed fills the page in one query (the loop fetches again if not)
         wanted = limit - len(items)
         chunk = entries[position: position + wanted + max(2, wanted // 4)]
-        posts = {p.pk: p for p in content_selectors.posts_visible_by_ids(viewer=viewer,
-                                                                         post_ids=[e["post_id"] for e in chunk])}
+        posts = {p.pk: p for p in load(viewer=viewer, post_ids=[e["post_id"] for e in chunk])}
         for entry in chunk:
             position += 1
             post = posts.get(entry["post_id"])
@@ -511,13 +542,14 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
     interests = user_interests(user_id=vid) if vid is not None else []
     if interests:
         entries = cache.feed_load(vid) if offset else None
+        just_filtered = entries is None
         if entries is None:
             # First page, or the cached list expired mid-scroll: rank again. Mid-scroll the
             # position is kept; what the client already viewed is filtered as seen anyway.
             entries = _build(viewer, vid, interests)
             cache.feed_store(vid, entries)
         if entries:
-            items, next_cursor = _page(viewer, entries, offset, limit)
+            items, next_cursor = _page(viewer, entries, offset, limit, just_filtered=just_filtered)
             return RecPage(items=items, next_cursor=next_cursor, source="for_you")
     from feeds import selectors as feeds_selectors
 

@@ -493,3 +493,20 @@ def test_post_ids_visible_agrees_with_post_visible_q_for_every_relationship_audi
         assert len(found) == count
     assert selectors.post_ids_visible(viewer=stranger_viewer, post_ids=[own_held.pk, hidden.pk, deleted.pk,
                                                                          pending.pk]) == set()
+
+
+def test_posts_for_render_after_policy_keeps_order_and_rechecks_the_rows_own_state(django_assert_num_queries):
+    # For ids the request has just passed through the policy: the row's own state is still
+    # checked (deleted, moderation-hidden), the order given is kept, duplicates come once.
+    viewer, author = UserFactory(), UserFactory()
+    first, deleted, hidden, last = (services.post_create(author=author, body=f"p{i}") for i in range(4))
+    services.post_delete(actor=author, post_id=deleted.pk)
+    services.moderation_hide(content_type="content.post", object_id=hidden.pk)
+
+    posts = selectors.posts_for_render_after_policy(
+        viewer=viewer, post_ids=[last.pk, deleted.pk, hidden.pk, first.pk, last.pk, 10**15])
+
+    assert [p.pk for p in posts] == [last.pk, first.pk]
+    with django_assert_num_queries(0):  # author, profile and media loaded for the card
+        assert posts[0].author.profile is not None
+        assert list(posts[0].media_items.all()) == []

@@ -118,6 +118,16 @@ def item_vectors(post_ids: list[int]) -> dict[int, np.ndarray]:
     (the text format costs ~0.3 ms of parsing per 384-d vector)."""
     if not post_ids:
         return {}
+    with _binary_cursor() as cursor:
+        cursor.execute("SELECT post_id, embedding FROM recommendations_itemvector WHERE post_id = ANY(%s)",
+                       [list(post_ids)], binary=True)
+        return {pid: _as_array(vec) for pid, vec in cursor.fetchall()}
+
+
+def _binary_cursor() -> psycopg.Cursor:
+    """A psycopg cursor on Django's connection (same transaction) that can ask for binary
+    results, with pgvector's loaders registered: Django's own cursors are client-side and
+    text-only."""
     connection.ensure_connection()
     raw = connection.connection
     if not getattr(raw, "_daira_vector_loaders", False):
@@ -125,13 +135,11 @@ def item_vectors(post_ids: list[int]) -> dict[int, np.ndarray]:
 
         register_vector(raw)
         raw._daira_vector_loaders = True
-    # Django's connection makes client-side cursors (text only); a plain psycopg cursor on the
-    # same connection (same transaction) can ask for binary results.
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute("SELECT post_id, embedding FROM recommendations_itemvector WHERE post_id = ANY(%s)",
-                       [list(post_ids)], binary=True)
-        return {pid: (vec.to_numpy() if hasattr(vec, "to_numpy") else np.asarray(vec)).astype(np.float32)
-                for pid, vec in cursor.fetchall()}
+    return psycopg.Cursor(raw)
+
+
+def _as_array(vec) -> np.ndarray:
+    return (vec.to_numpy() if hasattr(vec, "to_numpy") else np.asarray(vec)).astype(np.float32)
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -211,7 +219,8 @@ def discoverable_q(viewer) -> Q:
     return q
 
 
-def _filter(viewer, post_ids: list[int], *, seen: set[int], not_posts: set[int], not_authors: set[int]) -> dict[int, dict]:
+def _filter(viewer, post_ids: list[int], *, seen: set[int], not_posts: set[int], not_authors: set[int],
+            ranking_facts: bool = False) -> dict[int, dict]:
     """The candidates that pass every filter of `discoverable_q`, with what ranking needs.
 
     Ids first, then the policy: one primary-key query for the rows' own state (alive,
@@ -224,15 +233,38 @@ def _filter(viewer, post_ids: list[int], *, seen: set[int], not_posts: set[int],
     if not wanted:
         return {}
     vid = policy.viewer_id(viewer)
-    rows = list(
+    posts = (
         Post.objects.filter(content_selectors.post_state_q(viewer), pk__in=wanted, audience=policy.PUBLIC,
                             parent__isnull=True)
         .exclude(author_id__in=[*not_authors, vid or 0])
         .values("id", "author_id", "sound_id", "published_at", "created_at")
     )
+    rows = _with_ranking_facts(posts) if ranking_facts else list(posts)
     allowed = policy.authors_with_visible_public_posts(viewer, {row["author_id"] for row in rows},
                                                        exclude_muted="posts", discovery=True)
     return {row["id"]: row for row in rows if row["author_id"] in allowed}
+
+
+def _with_ranking_facts(posts) -> list[dict]:
+    """The rows of `posts` (a `.values(id, author_id, sound_id, published_at, created_at)`
+    queryset: the state rule stays Django's) plus each one's content vector ("vector", None
+    without one) and engagement ("engagement", 0 without counters), in ONE binary round trip
+    instead of three queries: the rule's SQL wrapped in joins to the vector and counter tables."""
+    sql, params = posts.query.sql_with_params()
+    fields = ItemCounters.ENGAGEMENT_FIELDS
+    counters = ", ".join(f"ic.{name}" for name in fields)
+    query = (f"SELECT p.id, p.author_id, p.sound_id, p.published_at, p.created_at, iv.embedding, {counters} "
+             f"FROM ({sql}) p LEFT JOIN recommendations_itemvector iv ON iv.post_id = p.id "
+             f"LEFT JOIN recommendations_itemcounters ic ON ic.post_id = p.id")
+    with _binary_cursor() as cursor:
+        cursor.execute(query, params, binary=True)
+        fetched = cursor.fetchall()
+    return [
+        {"id": pid, "author_id": author, "sound_id": sound, "published_at": published, "created_at": created,
+         "vector": _as_array(vec) if vec is not None else None,
+         "engagement": engagement_score(*counts) if counts[0] is not None else 0.0}
+        for pid, author, sound, published, created, vec, *counts in fetched
+    ]
 
 
 # --- candidates ---------------------------------------------------------------------------------------------
@@ -390,11 +422,10 @@ def recency_score(published_at, now) -> float:
     return math.exp(-math.log(2) * age_h / settings.RECS_RECENCY_HALF_LIFE_H)
 
 
-def _engagement(post_ids: list[int]) -> dict[int, float]:
-    """{post_id: engagement in [0, 1]} (raw rates are small: scaled so a well-liked item
-    approaches 1). Read as tuples: model instances cost more than the arithmetic."""
-    rows = ItemCounters.objects.filter(post_id__in=post_ids).values_list("post_id", *ItemCounters.ENGAGEMENT_FIELDS)
-    return {pid: min(1.0, 3.0 * engagement_rate(*counts)) for pid, *counts in rows}
+def engagement_score(*counts: int) -> float:
+    """Ranking's engagement in [0, 1] from ItemCounters.ENGAGEMENT_FIELDS (raw rates are
+    small: scaled so a well-liked item approaches 1)."""
+    return min(1.0, 3.0 * engagement_rate(*counts))
 
 
 def rank(candidates: list[dict], *, weights: dict[str, float], size: int, exploration_share: float,
@@ -469,11 +500,11 @@ def _build(viewer, vid: int, interests: list[dict]) -> list[dict]:
     not_posts, not_authors = _not_interested(vid)
     candidates = _candidates(viewer, vid, interests, not_authors)
     rows = _filter(viewer, [c.post_id for c in candidates], seen=cache.seen_ids(vid), not_posts=not_posts,
-                   not_authors=not_authors)
+                   not_authors=not_authors, ranking_facts=True)
     if not rows:
         return []
-    vectors = item_vectors(list(rows))
-    engagement = _engagement(list(rows))
+    vectors = {pid: row["vector"] for pid, row in rows.items() if row["vector"] is not None}
+    engagement = {pid: row["engagement"] for pid, row in rows.items()}
     similarity: dict[int, float] = {}
     if interests and vectors:
         with_vector = list(vectors)

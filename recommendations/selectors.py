@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -438,13 +438,14 @@ def rank(candidates: list[dict], *, weights: dict[str, float], size: int, explor
     keeps ≤ author_cap per author and ≤ sound_cap per sound within any `window` consecutive
     items is taken; every round(1/exploration_share)-th slot goes to an exploration item (an
     ordinary one when no exploration item fits). When only capped items are left the list ends
-    shorter rather than break the caps. Vectorised: one (n × d) product per pick."""
+    shorter rather than break the caps. Vectorised: one (n × d) product per pick, and the caps
+    kept as per-author / per-sound counts over the window (a lookup per pick, not a scan)."""
     n = len(candidates)
     if n == 0 or size <= 0:
         return []
     dim = next((len(c["vector"]) for c in candidates if c.get("vector") is not None), 1)
-    vectors = np.zeros((n, dim), dtype=np.float32)
-    has_vector = np.zeros(n, dtype=bool)
+    vectors = np.zeros((n, dim), dtype=np.float32)  # a candidate without a vector stays a zero row:
+    has_vector = np.zeros(n, dtype=bool)             # cosine 0 to everything, so diversity 1
     for i, c in enumerate(candidates):
         if c.get("vector") is not None:
             vectors[i] = c["vector"]
@@ -454,43 +455,56 @@ def rank(candidates: list[dict], *, weights: dict[str, float], size: int, explor
     similarity = np.array([c["similarity"] for c in candidates], dtype=np.float64)
     spread = similarity.max() - similarity.min()
     similarity = (similarity - similarity.min()) / spread if spread > 1e-9 else np.ones(n)
+    w_div = weights["diversity"]
+    # score = base + w_div·(1 − max(0, max recent cosine)); the constant w_div is folded in
     base = weights["similarity"] * similarity + np.array(
-        [weights["recency"] * c["recency"] + weights["engagement"] * c["engagement"] for c in candidates], dtype=np.float64)
-    authors = np.array([int(c["author_id"]) for c in candidates], dtype=np.int64)
-    sounds = np.array([int(c.get("sound_id") or 0) for c in candidates], dtype=np.int64)  # 0: no sound
+        [weights["recency"] * c["recency"] + weights["engagement"] * c["engagement"] for c in candidates],
+        dtype=np.float64) + w_div
+    _, author_of = np.unique(np.array([int(c["author_id"]) for c in candidates], dtype=np.int64), return_inverse=True)
+    _, sound_of = np.unique(np.array([int(c.get("sound_id") or 0) for c in candidates], dtype=np.int64),
+                            return_inverse=True)
+    no_sound = np.array([not c.get("sound_id") for c in candidates], dtype=bool)
+    author_counts = np.zeros(int(author_of.max()) + 1, dtype=np.int64)  # picks per author in the window
+    sound_counts = np.zeros(int(sound_of.max()) + 1, dtype=np.int64)
     is_explore = np.array([bool(c.get("explore")) for c in candidates], dtype=bool)
-    available = np.ones(n, dtype=bool)
+    # picked already; updated in place as picks are made
+    closed = np.zeros(n, dtype=bool)
     every = round(1 / exploration_share) if exploration_share > 0 else 0
+    span = window - 1 if window > 1 else 0  # the caps look at the last `span` picks plus the new one
     # Cosine of every candidate to each of the last `window` picks, as a ring of rows (-inf:
     # no pick yet, or a pick without a vector), so a pick costs one (n × d) product and one
     # max over `window` rows, with no allocation per pick.
     recent_sims = np.full((max(1, window), n), -np.inf, dtype=np.float32)
+    nearest = np.empty(n, dtype=np.float64)
+    score = np.empty(n, dtype=np.float64)
     picked: list[int] = []
-    while len(picked) < size and available.any():
-        ok = available.copy()
-        recent = picked[-(window - 1):] if window > 1 else []
-        # the caps: a handful of recent picks, counted in Python (cheaper than np.unique here)
-        for author, count in Counter(int(authors[i]) for i in recent).items():
-            if count >= author_cap:
-                ok &= authors != author
-        for sound, count in Counter(int(sounds[i]) for i in recent if sounds[i] != 0).items():
-            if count >= sound_cap:
-                ok &= sounds != sound
+    while len(picked) < size and len(picked) < n:
+        capped = closed | (author_counts[author_of] >= author_cap) | (
+            (sound_counts[sound_of] >= sound_cap) & ~no_sound)
         explore_slot = bool(every) and (len(picked) + 1) % every == 0
-        source = ok & is_explore if explore_slot and (ok & is_explore).any() else ok & ~is_explore
-        if not source.any():
-            source = ok
-        if not source.any():
-            break  # only capped items are left: a shorter list beats breaking the caps
-        diversity = 1.0 - np.maximum(0.0, recent_sims.max(axis=0)).astype(np.float64)
-        diversity[~has_vector] = 1.0
-        score = base + weights["diversity"] * diversity
-        score[~source] = -np.inf
+        blocked = capped | ~is_explore if explore_slot else capped | is_explore
+        if blocked.all():
+            blocked = capped
+            if blocked.all():
+                break  # only capped items are left: a shorter list beats breaking the caps
+        np.max(recent_sims, axis=0, out=nearest)
+        np.maximum(nearest, 0.0, out=nearest)
+        np.multiply(nearest, -w_div, out=score)
+        score += base
+        score[blocked] = -np.inf
         best = int(np.argmax(score))
         candidates[best]["score"] = float(score[best])
         recent_sims[len(picked) % recent_sims.shape[0]] = vectors @ vectors[best] if has_vector[best] else -np.inf
         picked.append(best)
-        available[best] = False
+        closed[best] = True
+        author_counts[author_of[best]] += 1
+        if not no_sound[best]:
+            sound_counts[sound_of[best]] += 1
+        if span == 0 or len(picked) > span:
+            leaving = picked[-span - 1] if span else best  # drops out of the window of the next pick
+            author_counts[author_of[leaving]] -= 1
+            if not no_sound[leaving]:
+                sound_counts[sound_of[leaving]] -= 1
     return [candidates[i] for i in picked]
 
 

@@ -205,14 +205,20 @@ def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool
     the same however its ids were chosen. Render with
     `PostOutputSerializer(posts, many=True, context={"viewer": viewer})`.
     """
+    # Ids first: a primary-key query with the row's own state, then the policy over the
+    # page's authors in one facts query (cheaper than the policy's subqueries per call).
+    return _posts_for_render_by_ids(viewer, post_ids, lambda rows: posts_filter_visible(
+        viewer=viewer, posts=with_policy_facts(viewer, rows), exclude_muted=exclude_muted, discovery=discovery))
+
+
+def _posts_for_render_by_ids(viewer, post_ids: Sequence[int], decide) -> list[Post]:
+    """The posts among `post_ids` in the order given (duplicates once) whose rows pass
+    `post_state_q` and then `decide(rows queryset) -> posts`, loaded for rendering."""
     wanted = list(dict.fromkeys(int(i) for i in post_ids))
     if not wanted:
         return []
-    # Ids first: a primary-key query with the row's own state, then the policy over the
-    # page's authors in one facts query (cheaper than the policy's subqueries per call).
-    rows = with_policy_facts(viewer, post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
-    visible = posts_filter_visible(viewer=viewer, posts=rows, exclude_muted=exclude_muted, discovery=discovery)
-    found = {post.pk: post for post in posts_prefetch_media(visible)}
+    kept = decide(post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
+    found = {post.pk: post for post in posts_prefetch_media(list(kept))}
     return [found[i] for i in wanted if i in found]
 
 
@@ -223,12 +229,7 @@ def posts_for_render_after_policy(*, viewer, post_ids: Sequence[int]) -> list[Po
     state is checked again (`post_state_q`, a few columns), the policy facts about the
     authors are not computed a second time (about 40% of `posts_visible_by_ids`' cost).
     Ids from a cache, a cursor or the client must go through `posts_visible_by_ids`."""
-    wanted = list(dict.fromkeys(int(i) for i in post_ids))
-    if not wanted:
-        return []
-    rows = list(post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
-    found = {post.pk: post for post in posts_prefetch_media(rows)}
-    return [found[i] for i in wanted if i in found]
+    return _posts_for_render_by_ids(viewer, post_ids, list)
 
 
 def post_ids_visible(*, viewer, post_ids: Iterable[int]) -> set[int]:

@@ -15,10 +15,15 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.models import DeviceSession, User
+from daira.lib.prepared import PreparedQuery
 
 # Writing last-seen on every request would turn reads into writes; once a minute is enough
 # for the sessions screen and activity status.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+# Every authenticated request runs it: compiled once, a prepared statement (daira/lib/prepared.py).
+_SESSION_WITH_USER = PreparedQuery(lambda variant, slots: DeviceSession.objects.select_related("user").filter(
+    pk=slots.value("session_id"), user_id=slots.value("user_id"))[:1])
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -42,7 +47,10 @@ class SessionJWTAuthentication(JWTAuthentication):
         except (KeyError, TypeError, ValueError):
             raise exceptions.AuthenticationFailed("The token is not bound to a session.",
                                                   code="token_not_valid") from None
-        session = DeviceSession.objects.select_related("user").filter(pk=session_id, user_id=user_id).first()
+        if not (0 < session_id < 1 << 63 and 0 < user_id < 1 << 63):
+            raise exceptions.AuthenticationFailed("The token is not bound to a session.", code="token_not_valid")
+        found = _SESSION_WITH_USER.run("session", session_id=session_id, user_id=user_id)
+        session = found[0] if found else None
         now = timezone.now()
         if session is None or session.revoked_at is not None or session.expires_at <= now:
             raise exceptions.AuthenticationFailed("This session has ended. Log in again.", code="session_revoked")

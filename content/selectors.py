@@ -29,8 +29,6 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from daira.lib.errors import Invalid, NotFound
-from daira.lib.pagination import Page, encode_cursor, paginate_by_id
 from content.models import (
     Bookmark,
     Collection,
@@ -48,6 +46,9 @@ from content.models import (
     Story,
     StoryView,
 )
+from daira.lib.errors import Invalid, NotFound
+from daira.lib.pagination import Page, encode_cursor, paginate_by_id
+from daira.lib.prepared import PreparedQuery, Slots
 from daira.lib.text import normalize_hashtag
 from social import policy
 
@@ -201,24 +202,46 @@ def posts_visible_by_ids(*, viewer, post_ids: Sequence[int], exclude_muted: bool
     `policy.discovery_q` — what trending, explore and search want).
 
     One primary-key query carrying the policy's facts (`with_policy_facts`, decided by
-    `posts_filter_visible`) and the fixed prefetch query for media, so a feed page costs
-    the same however its ids were chosen. Render with
-    `PostOutputSerializer(posts, many=True, context={"viewer": viewer})`.
+    `posts_filter_visible`; a prepared statement, see `_RENDER_ROWS_WITH_FACTS`) and the
+    fixed prefetch query for media, so a feed page costs the same however its ids were
+    chosen. Render with `PostOutputSerializer(posts, many=True, context={"viewer": viewer})`.
     """
     # Ids first: a primary-key query with the row's own state, then the policy over the
-    # page's authors in one facts query (cheaper than the policy's subqueries per call).
-    return _posts_for_render_by_ids(viewer, post_ids, lambda rows: posts_filter_visible(
-        viewer=viewer, posts=with_policy_facts(viewer, rows), exclude_muted=exclude_muted, discovery=discovery))
+    # page's authors from the facts loaded with the rows (cheaper than the policy's subqueries).
+    return _posts_for_render_by_ids(viewer, post_ids, _RENDER_ROWS_WITH_FACTS, lambda rows: posts_filter_visible(
+        viewer=viewer, posts=rows, exclude_muted=exclude_muted, discovery=discovery))
 
 
-def _posts_for_render_by_ids(viewer, post_ids: Sequence[int], decide) -> list[Post]:
+def _render_rows_by_ids(signed_in: bool, slots: Slots, *, facts: bool) -> QuerySet[Post]:
+    """The rows among the array `slots.value("ids")` that pass `post_state_q` for the viewer
+    `slots.value("viewer")` (a logged-out one when not `signed_in`), loaded for rendering
+    (`post_rows_for_render`), with the policy's facts when `facts`."""
+    from accounts.models import User
+
+    viewer = User(pk=slots.value("viewer")) if signed_in else None
+    table = Post._meta.db_table
+    by_ids = RawSQL(f'"{table}"."id" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
+                    output_field=BooleanField())
+    rows = post_rows_for_render(Post.objects.filter(post_state_q(viewer)).filter(by_ids))
+    return with_policy_facts(viewer, rows) if facts else rows
+
+
+# Built once per process and run as prepared statements: for a 20-card page this saves about
+# 1 ms of Django's query building and Postgres' parsing and planning of the statement.
+_RENDER_ROWS_WITH_FACTS = PreparedQuery(lambda signed_in, slots: _render_rows_by_ids(signed_in, slots, facts=True))
+_RENDER_ROWS = PreparedQuery(lambda signed_in, slots: _render_rows_by_ids(signed_in, slots, facts=False))
+
+
+def _posts_for_render_by_ids(viewer, post_ids: Sequence[int], rows_query: PreparedQuery, decide) -> list[Post]:
     """The posts among `post_ids` in the order given (duplicates once) whose rows pass
-    `post_state_q` and then `decide(rows queryset) -> posts`, loaded for rendering."""
+    `post_state_q` (loaded by `rows_query`, one of the two above) and then
+    `decide(rows) -> posts`, loaded for rendering (media prefetched)."""
     wanted = list(dict.fromkeys(int(i) for i in post_ids))
     if not wanted:
         return []
-    kept = decide(post_rows_for_render(Post.objects.filter(post_state_q(viewer), pk__in=wanted)))
-    found = {post.pk: post for post in posts_prefetch_media(list(kept))}
+    vid = _vid(viewer)
+    rows = rows_query.run(vid is not None, viewer=vid, ids=wanted)
+    found = {post.pk: post for post in posts_prefetch_media(list(decide(rows)))}
     return [found[i] for i in wanted if i in found]
 
 
@@ -229,7 +252,7 @@ def posts_for_render_after_policy(*, viewer, post_ids: Sequence[int]) -> list[Po
     state is checked again (`post_state_q`, a few columns), the policy facts about the
     authors are not computed a second time (about 40% of `posts_visible_by_ids`' cost).
     Ids from a cache, a cursor or the client must go through `posts_visible_by_ids`."""
-    return _posts_for_render_by_ids(viewer, post_ids, list)
+    return _posts_for_render_by_ids(viewer, post_ids, _RENDER_ROWS, list)
 
 
 def post_ids_visible(*, viewer, post_ids: Iterable[int]) -> set[int]:

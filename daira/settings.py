@@ -122,6 +122,12 @@ DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # request, so no stray connection outlives a test database.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DAIRA_DB_CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Prepared statements only where the code asks for them (daira/lib/prepared.py: the hot
+# card and session queries); Django's own cursors bind client-side and never prepare. Turn
+# off behind a transaction-pooling PgBouncer, which cannot keep them per connection.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    1 << 30 if env.bool("DAIRA_DB_PREPARED_STATEMENTS", default=True) else None
+)
 # Optional psycopg connection pool (Django 5.2) instead of persistent per-thread connections,
 # for deployments with many processes sharing a Postgres connection limit.
 if env.bool("DAIRA_DB_POOL", default=False):

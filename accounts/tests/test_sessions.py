@@ -165,6 +165,23 @@ def test_token_without_session_claim_is_refused(api_client):
     assert api_client.get("/api/v1/me").status_code == 401
 
 
+@pytest.mark.parametrize("sid", ["0", "-5", str(1 << 63), str(1 << 70), "7e3"])
+def test_token_with_an_out_of_range_session_claim_is_a_clean_401(api_client, sid):
+    # A signed token can only carry what we issued, but the check must not 500 if the signing
+    # key ever leaked: the session lookup binds these as bigint parameters.
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = UserFactory()
+    token = AccessToken()
+    token["user_id"] = str(user.pk)
+    token["sid"] = sid
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = api_client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
 @pytest.mark.parametrize("body", [{}, {"refresh": ""}, {"refresh": "garbage"}, {"refresh": ["x"]}, {"refresh": "a.b.c"}])
 def test_malformed_refresh_is_a_clean_error(api_client, body):
     response = api_client.post("/api/v1/auth/token/refresh", body, format="json")

@@ -236,7 +236,8 @@ def _posts_for_render_by_ids(viewer, post_ids: Sequence[int], rows_query: Prepar
     """The posts among `post_ids` in the order given (duplicates once) whose rows pass
     `post_state_q` (loaded by `rows_query`, one of the two above) and then
     `decide(rows) -> posts`, loaded for rendering (media prefetched)."""
-    wanted = list(dict.fromkeys(int(i) for i in post_ids))
+    # Ids outside bigint's range name no post (and would not bind as bigint[]).
+    wanted = [i for i in dict.fromkeys(int(i) for i in post_ids) if 0 < i < 1 << 63]
     if not wanted:
         return []
     vid = _vid(viewer)

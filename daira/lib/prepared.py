@@ -66,6 +66,7 @@ class _Compiled:
     select: list
     annotation_col_map: dict[str, int]
     converters: dict[int, tuple[list, Any]]
+    populators: list  # Django's select_related populators: stateless across rows and runs
     db: str
 
 
@@ -140,6 +141,7 @@ class PreparedQuery:
             select=select,
             annotation_col_map=dict(compiler.annotation_col_map or {}),
             converters=compiler.get_converters([s[0] for s in select[: compiler.col_count]]),
+            populators=get_related_populators(klass_info, select, self._using),
             db=self._using,
         )
 
@@ -167,7 +169,7 @@ class PreparedQuery:
                     for converter in converters:
                         value = converter(value, expression, connection)
                     row[pos] = value
-        populators = get_related_populators(compiled.klass_info, compiled.select, compiled.db)
+        populators = compiled.populators
         out = []
         start, end, init_list, model, db = (compiled.fields_start, compiled.fields_end, compiled.init_list,
                                             compiled.model, compiled.db)

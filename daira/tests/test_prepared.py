@@ -80,6 +80,12 @@ def test_posts_visible_by_ids_still_applies_the_policy(world):
     assert anonymous == {"سلام 7elw", "blocked", "muted", "mine"}
 
 
+def test_posts_visible_by_ids_drops_ids_outside_bigint(world):
+    viewer, ids = world
+    posts = content_selectors.posts_visible_by_ids(viewer=viewer, post_ids=[ids[0], 1 << 63, 1 << 70, -4, 0])
+    assert [p.pk for p in posts] == [ids[0]]
+
+
 def test_runs_in_the_callers_transaction_and_is_counted(world):
     viewer, ids = world
     # pytest-django wraps the test in a transaction: rows written above are not committed, so

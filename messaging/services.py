@@ -9,15 +9,12 @@ events. Notifications and push live in messaging/notifications.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -38,7 +35,6 @@ MAX_ATTACHMENTS = 10
 MAX_CLIENT_ID_LENGTH = 64
 MAX_GROUP_NAME_LENGTH = 100
 MAX_EMOJI_LENGTH = 32
-FANOUT_CONCURRENCY = 16  # concurrent group_send calls per broadcast
 
 
 # --- publishing ------------------------------------------------------------------------------
@@ -61,33 +57,14 @@ def _publish(
 
 
 def broadcast_now(user_ids: Sequence[int], event: str, payload: dict[str, Any]) -> None:
-    """Send one frame to many users' groups concurrently (a 256-member group is one round of
-    pipelined Redis calls, not 256 sequential ones). Best effort: clients catch up by /sync."""
-    message = {"type": "relay", "event": event, "payload": payload}
-
-    async def fan_out() -> None:
-        layer = get_channel_layer()
-        # Bounded: an unbounded burst opens a Redis connection per recipient, and under load
-        # new connections time out (seen in bench/realtime.py); one retry per failed user.
-        gate = asyncio.Semaphore(FANOUT_CONCURRENCY)
-
-        async def send(uid: int) -> None:
-            async with gate:
-                await layer.group_send(realtime.user_group(uid), message)
-
-        targets = list(user_ids)
-        for attempt in range(2):
-            results = await asyncio.gather(*(send(uid) for uid in targets), return_exceptions=True)
-            failed = [(uid, r) for uid, r in zip(targets, results) if isinstance(r, BaseException)]
-            if not failed:
-                return
-            targets = [uid for uid, _ in failed]
-        logger.error("realtime.send_failed", extra={"event": event, "failures": len(failed)}, exc_info=failed[0][1])
-
+    """Send one frame to many users' groups in one pipelined round trip per Redis shard
+    (daira.lib.realtime.send_many_now; redis-py retries a dropped connection itself).
+    Best effort: clients catch up by /sync."""
+    message = realtime.relay_message(event, payload)
     try:
-        async_to_sync(fan_out)()
+        realtime.send_many_now([(realtime.user_group(uid), message) for uid in user_ids])
     except Exception:
-        logger.exception("realtime.send_failed", extra={"event": event})
+        logger.exception("realtime.send_failed", extra={"event": event, "users": len(user_ids)})
 
 
 def _audience(conversation_id: int) -> list[int]:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q
 
+from daira.lib.prepared import PreparedQuery
 from social.models import AccountFlag, Block, Circle, CircleMember, CloseFriend, Follow, FollowRequest, FriendRequest, Friendship, Mute
 
 # --- Audiences ------------------------------------------------------------------------
@@ -380,11 +381,17 @@ def can_view_user_in_list(viewer, user, *, rel: Relationship, discovery: bool = 
 
 
 # --- Predicates -----------------------------------------------------------------------
+# Asked before every gift, tip and DM: compiled once, a prepared statement (daira/lib/prepared.py).
+_BLOCK_EITHER_WAY = PreparedQuery(lambda variant, slots: Block.objects.filter(
+    Q(blocker_id=slots.value("a"), blocked_id=slots.value("b"))
+    | Q(blocker_id=slots.value("b"), blocked_id=slots.value("a"))).only("pk")[:1])
+
+
 def is_blocked_either_way(a_id: int | None, b_id: int | None) -> bool:
     """True when a blocks b or b blocks a. False when either is None (logged out)."""
     if a_id is None or b_id is None or a_id == b_id:
         return False
-    return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)).exists()
+    return bool(_BLOCK_EITHER_WAY.run("pair", a=a_id, b=b_id))
 
 
 def can_view_profile(viewer, owner, *, rel: Relationship | None = None) -> bool:

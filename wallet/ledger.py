@@ -37,11 +37,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import BooleanField, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from daira.lib import ids
 from daira.lib.errors import Conflict, Invalid
+from daira.lib.prepared import PreparedQuery
 from wallet.models import KIND_CURRENCY, Account, AccountKind, Entry, Transfer
 
 SHARDED_USER_KINDS = (AccountKind.EARNINGS,)
@@ -105,12 +107,29 @@ def user_account(user_id: int, kind: str, *, shard: int = 0) -> Account:
         return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
 
 
+def _accounts_by_spec(kinds: tuple[str, ...], slots):
+    condition = Q()
+    for i, kind in enumerate(kinds):
+        # `shard` is a small integer: Django compiles a lookup with a value outside its range
+        # (as the slot's placeholder is) to "no rows", so that value is bound through RawSQL.
+        shard_is = RawSQL(f'"{Account._meta.db_table}"."shard" = %s', [slots.value(f"shard{i}")],
+                          output_field=BooleanField())
+        condition |= Q(owner_id=slots.value(f"owner{i}"), kind=kind) & Q(shard_is)
+    return Account.objects.filter(condition)
+
+
+# Every gift and tip reads the payer's coins and a creator's earnings shard: compiled once
+# per tuple of kinds, run as a prepared statement (daira/lib/prepared.py).
+_ACCOUNTS_BY_SPEC = PreparedQuery(_accounts_by_spec)
+
+
 def user_accounts(specs: Sequence[tuple[int, str, int]]) -> list[Account]:
     """Several users' accounts, each (user_id, kind, shard), in one query (created when missing)."""
-    condition = Q()
-    for user_id, kind, shard in specs:
-        condition |= Q(owner_id=user_id, kind=kind, shard=shard)
-    found = {(a.owner_id, a.kind, a.shard): a for a in Account.objects.filter(condition)}
+    values = {}
+    for i, (user_id, _kind, shard) in enumerate(specs):
+        values[f"owner{i}"], values[f"shard{i}"] = user_id, shard
+    rows = _ACCOUNTS_BY_SPEC.run(tuple(kind for _, kind, _ in specs), **values)
+    found = {(a.owner_id, a.kind, a.shard): a for a in rows}
     return [found.get(spec) or user_account(spec[0], spec[1], shard=spec[2]) for spec in specs]
 
 

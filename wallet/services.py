@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import User
 from daira.lib import events, realtime
 from daira.lib.errors import ApplicationError, Conflict, Invalid, NotFound, PermissionDenied
+from daira.lib.prepared import PreparedQuery
 from social import policy
 from wallet import gateways, ledger, validators
 from wallet.ledger import DuplicateTransfer, InsufficientFunds, Line
@@ -96,14 +97,20 @@ def _audit(*, actor: User | None, action: str, obj, **data) -> None:
     )
 
 
+# Gifts and tips name their creator by id: compiled once, a prepared statement.
+_USER_BY_ID = PreparedQuery(lambda variant, slots: User.objects.filter(pk=slots.value("id"))[:1])
+
+
 def _active_user(user_id) -> User:
+    """The active user `user_id`; NotFound for anything else (unknown, inactive, not an id)."""
     try:
-        user = User.objects.get(pk=int(user_id))
-    except (User.DoesNotExist, TypeError, ValueError):
+        user_id = int(user_id)
+    except (TypeError, ValueError):
         raise NotFound("User not found.") from None
-    if not user.is_active:
+    found = _USER_BY_ID.run("user", id=user_id) if 0 < user_id < 1 << 63 else []
+    if not found or not found[0].is_active:
         raise NotFound("User not found.")
-    return user
+    return found[0]
 
 
 def _coin(user_id: int) -> Account:

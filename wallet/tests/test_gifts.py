@@ -138,3 +138,33 @@ def test_tip_to_an_inactive_user_is_not_found(fan):
 
     with pytest.raises(NotFound):
         services.tip_send(sender=fan, creator_id=gone.pk, coins=1, idempotency_key="z")
+
+
+@pytest.mark.parametrize("creator_id", [0, -5, 1 << 63, 10**30, "12x", None, 999_999_999_999])
+def test_tip_to_an_id_that_names_no_user_is_not_found(fan, creator_id, books_balance):
+    grant_coins(fan, 10)
+
+    with pytest.raises(NotFound):
+        services.tip_send(sender=fan, creator_id=creator_id, coins=1, idempotency_key=f"bad-{creator_id}")
+
+    assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 10
+    books_balance()
+
+
+def test_gift_to_a_sharded_creator_credits_the_senders_shard(creator, settings):
+    # given: eight earnings shards and fans whose ids land on different shards
+    settings.WALLET_EARNINGS_SHARDS = 8
+    fans = [UserFactory() for _ in range(4)]
+    for fan in fans:
+        grant_coins(fan, 5)
+
+    # when
+    for fan in fans:
+        services.gift_send(sender=fan, gift_code="rose", creator_id=creator.pk, idempotency_key="s")
+
+    # then: each gift's earnings line is on the shard its sender's id picks
+    for fan in fans:
+        transfer = Gift.objects.get(sender=fan).transfer
+        shards = {e.account.shard for e in transfer.entries.select_related("account") if e.account.kind == AccountKind.EARNINGS}
+        assert shards == {fan.pk % 8}
+    assert ledger.balance_of(creator.pk, AccountKind.EARNINGS) == 4 * Gift.objects.filter(creator=creator).first().creator_piastres

@@ -43,8 +43,8 @@ from django.utils import timezone
 
 from daira.lib import ids
 from daira.lib.errors import Conflict, Invalid
-from daira.lib.prepared import PreparedQuery
-from wallet.models import KIND_CURRENCY, Account, AccountKind, Entry, Transfer
+from daira.lib.prepared import PreparedQuery, execute_prepared
+from wallet.models import KIND_CURRENCY, Account, AccountKind, Transfer
 
 SHARDED_USER_KINDS = (AccountKind.EARNINGS,)
 
@@ -197,6 +197,36 @@ def _deltas(lines: Iterable[tuple[int, int]], *, sign: str = "all") -> dict[int,
     return deltas
 
 
+# One round trip for a transfer (a prepared statement: its text never changes): insert it
+# unless its idempotency key exists (ON CONFLICT DO NOTHING: no savepoint; a concurrent
+# insert of the same key waits for that transaction, then yields no row), insert its lines,
+# and apply the balance deltas through wallet_apply_deltas (migrations/0003: account-id
+# order, never below zero for user accounts; returns the refusing account's id or 0). When
+# the key exists, the CTEs and the function see no transfer row and write nothing.
+_TRANSFER_POST_SQL = """
+WITH transfer AS (
+    INSERT INTO wallet_transfer (id, idempotency_key, kind, status, memo, reverses_id, created_at, resolved_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+), lines AS (
+    INSERT INTO wallet_entry (id, transfer_id, account_id, amount, created_at)
+    SELECT line.id, transfer.id, line.account_id, line.amount, transfer.created_at
+    FROM transfer, unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS line(id, account_id, amount)
+)
+SELECT transfer.id, CASE WHEN cardinality(%s::bigint[]) = 0 THEN 0
+                         ELSE wallet_apply_deltas(%s::bigint[], %s::bigint[]) END
+FROM transfer
+"""
+
+
+def _post_statement(*, transfer: list, entries: list[list[int]], deltas: list[list[int]]) -> tuple[int, int] | None:
+    """(transfer id, refusing account id or 0), or None when the key was taken."""
+    account_ids, amounts = deltas
+    rows = execute_prepared(_TRANSFER_POST_SQL, [*transfer, *entries, account_ids, account_ids, amounts])
+    return rows[0] if rows else None
+
+
 def transfer_post(
     *,
     key: str,
@@ -216,28 +246,25 @@ def transfer_post(
     that wants to carry on after InsufficientFunds wraps the call in its own atomic block."""
     _check_lines(lines)
     now = timezone.now()
+    status = Transfer.Status.PENDING if pending else Transfer.Status.POSTED
+    deltas = sorted(_deltas([(line.account.pk, line.amount) for line in lines],
+                            sign="debits" if pending else "all").items())
     with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            # ON CONFLICT DO NOTHING instead of catching IntegrityError: no savepoint needed, and
-            # a concurrent insert of the same key waits for that transaction and then yields nothing.
-            cursor.execute(
-                """
-                INSERT INTO wallet_transfer (id, idempotency_key, kind, status, memo, reverses_id, created_at, resolved_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
-                """,
-                [ids.next_id(), key, kind, Transfer.Status.PENDING if pending else Transfer.Status.POSTED, memo[:200],
-                 reverses.pk if reverses else None, now, None if pending else now],
-            )
-            row = cursor.fetchone()
+        row = _post_statement(
+            transfer=[ids.next_id(), key, kind, status, memo[:200], reverses.pk if reverses else None, now,
+                      None if pending else now],
+            entries=[[ids.next_id() for _ in lines], [line.account.pk for line in lines], [line.amount for line in lines]],
+            deltas=[[a for a, d in deltas if d], [d for a, d in deltas if d]],
+        )
         if row is not None:
+            transfer_id, refused = row
+            if refused:
+                # Some balances may already be updated: raising inside the caller's atomic
+                # block rolls the whole transfer back.
+                raise InsufficientFunds("Not enough funds for this.", extra={"account_id": str(refused)})
             transfer = Transfer(
-                id=row[0], idempotency_key=key, kind=kind, memo=memo[:200], reverses=reverses, created_at=now,
-                status=Transfer.Status.PENDING if pending else Transfer.Status.POSTED, resolved_at=None if pending else now,
-            )
-            pairs = [(line.account.pk, line.amount) for line in lines]
-            _apply(_deltas(pairs, sign="debits" if pending else "all"))
-            Entry.objects.bulk_create(
-                [Entry(id=ids.next_id(), transfer_id=transfer.pk, account_id=a, amount=m, created_at=now) for a, m in pairs]
+                id=transfer_id, idempotency_key=key, kind=kind, memo=memo[:200], reverses=reverses, created_at=now,
+                status=status, resolved_at=None if pending else now,
             )
     if row is None:
         raise DuplicateTransfer(Transfer.objects.get(idempotency_key=key))

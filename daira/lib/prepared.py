@@ -149,18 +149,7 @@ class PreparedQuery:
         compiled = self.compile(variant)
         params = [values[v] if kind == "slot" else v for kind, v in compiled.params]
         connection = connections[compiled.db]
-        connection.ensure_connection()
-        started = time.monotonic()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            # Server-side binding + prepare: Postgres parses and plans this text once per
-            # connection; Django's own cursors inline values (client-side binding).
-            cursor.execute(compiled.sql, params, prepare=True)
-            rows = cursor.fetchall()
-        if connection.queries_logged:
-            connection.queries_log.append({
-                "sql": f"/* prepared */ {compiled.sql} -- {params!r}",
-                "time": f"{time.monotonic() - started:.3f}",
-            })
+        rows = execute_prepared(compiled.sql, params, using=compiled.db)
         if compiled.converters:
             rows = [list(row) for row in rows]
             for row in rows:
@@ -192,3 +181,24 @@ class _FixedSlots(Slots):
 
     def value(self, name: str, *, array: bool = False) -> Any:
         return self._values[name]
+
+
+def execute_prepared(sql: str, params: list[Any], *, using: str = "default") -> list[tuple]:
+    """Run a constant SQL text (%s placeholders) as a server-side prepared statement on
+    Django's connection `using`, in the caller's transaction; returns its rows ([] when it
+    returns none). Logged in `connection.queries`; errors are Django's. For hot raw writes
+    whose text never changes (the ledger's transfer statement)."""
+    connection = connections[using]
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Server-side binding + prepare: Postgres parses and plans this text once per
+        # connection; Django's own cursors inline values (client-side binding).
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall() if cursor.description is not None else []
+    if connection.queries_logged:
+        connection.queries_log.append({
+            "sql": f"/* prepared */ {sql} -- {params!r}",
+            "time": f"{time.monotonic() - started:.3f}",
+        })
+    return rows

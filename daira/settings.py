@@ -115,13 +115,16 @@ elif DEBUG or TESTING:
     DATABASES = {"default": env.db_url_config(embedded.postgres_url())}
 else:
     DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+DATABASES["default"]["ENGINE"] = "daira.lib.pgbackend"  # django-prometheus's, plus a health-check grace
 # Persistent connections: HTTP requests run in a fixed pool of DAIRA_ASGI_THREADS threads
 # (daira/lib/asgi.py), Celery in its worker processes, so connections are bounded by threads
 # and reused instead of opened per request (about 2 ms each). Tests close them after each
 # request, so no stray connection outlives a test database.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DAIRA_DB_CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# ...but not before every request: a connection that ended its last request cleanly less
+# than this many seconds ago is trusted without a `SELECT 1` (daira/lib/pgbackend).
+DAIRA_DB_HEALTH_CHECK_GRACE_S = env.float("DAIRA_DB_HEALTH_CHECK_GRACE_S", default=5.0)
 # Prepared statements only where the code asks for them (daira/lib/prepared.py: the hot
 # card and session queries); Django's own cursors bind client-side and never prepare. Turn
 # off behind a transaction-pooling PgBouncer, which cannot keep them per connection.

@@ -1,0 +1,1 @@
+"""DAIRA's Postgres backend (ENGINE "daira.lib.pgbackend"): see base.py."""

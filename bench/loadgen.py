@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -106,6 +107,29 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_cpu_seconds() -> float:
+    """CPU seconds every core of the machine spent busy (not idle or waiting on I/O)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of the machine's live Postgres processes (the server's backends)."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if (process.info["name"] or "").startswith("postgres"):
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
 async def run_load(host: str, port: int, jobs: list[Request], concurrency: int,
                    on_response=None, retries: int = 3, server_pid: int | None = None) -> dict:
     """Send every job over `concurrency` keep-alive connections.
@@ -113,7 +137,8 @@ async def run_load(host: str, port: int, jobs: list[Request], concurrency: int,
     Returns requests, wall_s, rps, latency percentiles (ms, each including retries),
     statuses {code: count}, retries (dropped connections) and the client's CPU per request;
     with `server_pid`, also the server's CPU per request (its process tree), the figure that
-    does not depend on how much CPU the client took from the server on a shared machine.
+    does not depend on how much CPU the client took from the server on a shared machine;
+    and always the machine's busy CPU and Postgres's CPU per request (where the cores went).
     `on_response(request, response)` is called for each final response, e.g. to check bodies.
     """
     queue = iter(jobs)
@@ -144,12 +169,15 @@ async def run_load(host: str, port: int, jobs: list[Request], concurrency: int,
             connection.close()
 
     server_cpu_before = process_tree_cpu_seconds(server_pid) if server_pid else 0.0
+    machine_cpu_before, postgres_cpu_before = machine_busy_cpu_seconds(), postgres_cpu_seconds()
     client_cpu_before = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
     client_cpu = time.process_time() - client_cpu_before
     server_cpu = process_tree_cpu_seconds(server_pid) - server_cpu_before if server_pid else None
+    machine_cpu = machine_busy_cpu_seconds() - machine_cpu_before
+    postgres_cpu = postgres_cpu_seconds() - postgres_cpu_before
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -163,4 +191,7 @@ async def run_load(host: str, port: int, jobs: list[Request], concurrency: int,
         "client_cpu_ms_per_request": round(client_cpu * 1000 / max(1, len(latencies)), 3),
         "server_cpu_ms_per_request": (round(server_cpu * 1000 / max(1, len(latencies)), 3)
                                       if server_cpu is not None else None),
+        "postgres_cpu_ms_per_request": round(postgres_cpu * 1000 / max(1, len(latencies)), 3),
+        "machine_cpu_ms_per_request": round(machine_cpu * 1000 / max(1, len(latencies)), 3),
+        "machine_busy_percent": round(machine_cpu * 100 / (wall * (os.cpu_count() or 1)), 1) if wall else 0.0,
     }

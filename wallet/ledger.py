@@ -33,11 +33,12 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q, Sum
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import BooleanField, Field, Model, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -197,13 +198,18 @@ def _deltas(lines: Iterable[tuple[int, int]], *, sign: str = "all") -> dict[int,
     return deltas
 
 
-# One round trip for a transfer (a prepared statement: its text never changes): insert it
-# unless its idempotency key exists (ON CONFLICT DO NOTHING: no savepoint; a concurrent
-# insert of the same key waits for that transaction, then yields no row), insert its lines,
-# and apply the balance deltas through wallet_apply_deltas (migrations/0003: account-id
-# order, never below zero for user accounts; returns the refusing account's id or 0). When
-# the key exists, the CTEs and the function see no transfer row and write nothing.
-_TRANSFER_POST_SQL = """
+# A transfer is ONE statement (prepared: its text never changes per record model):
+# - insert the transfer unless its idempotency key exists (ON CONFLICT DO NOTHING: no
+#   savepoint; a concurrent insert of the same key waits for that transaction, then yields
+#   no row, and then nothing below writes anything);
+# - insert its lines, and the caller's `record` (e.g. the Gift) pointing at it;
+# - apply the balance deltas (wallet_apply_deltas_or_fail, migrations/0003-0004: account-id
+#   order, so no deadlocks; a user account never below zero, else the whole statement fails
+#   with SQLSTATE 22W01).
+# Being one statement, it is atomic on its own: outside a transaction it commits by itself,
+# so the accounts' row locks are held only while it runs (a hot creator's earnings rows are
+# the contended ones), not across further round trips and the Python between them.
+_TRANSFER_CTE = """
 WITH transfer AS (
     INSERT INTO wallet_transfer (id, idempotency_key, kind, status, memo, reverses_id, created_at, resolved_at)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
@@ -213,18 +219,31 @@ WITH transfer AS (
     INSERT INTO wallet_entry (id, transfer_id, account_id, amount, created_at)
     SELECT line.id, transfer.id, line.account_id, line.amount, transfer.created_at
     FROM transfer, unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS line(id, account_id, amount)
-)
+){record_cte}
 SELECT transfer.id, CASE WHEN cardinality(%s::bigint[]) = 0 THEN 0
-                         ELSE wallet_apply_deltas(%s::bigint[], %s::bigint[]) END
+                         ELSE wallet_apply_deltas_or_fail(%s::bigint[], %s::bigint[]) END
 FROM transfer
 """
+_INSUFFICIENT_FUNDS_SQLSTATE = "22W01"
+_statements: dict[type[Model] | None, tuple[str, list[Field]]] = {}
 
 
-def _post_statement(*, transfer: list, entries: list[list[int]], deltas: list[list[int]]) -> tuple[int, int] | None:
-    """(transfer id, refusing account id or 0), or None when the key was taken."""
-    account_ids, amounts = deltas
-    rows = execute_prepared(_TRANSFER_POST_SQL, [*transfer, *entries, account_ids, account_ids, amounts])
-    return rows[0] if rows else None
+def _statement_for(record_model: type[Model] | None) -> tuple[str, list[Field]]:
+    """The transfer statement, with an insert of `record_model` (its `transfer` FK set to the
+    new transfer) when given; and the record's fields in parameter order."""
+    found = _statements.get(record_model)
+    if found is None:
+        fields: list[Field] = []
+        record_cte = ""
+        if record_model is not None:
+            link = record_model._meta.get_field("transfer")
+            fields = [f for f in record_model._meta.concrete_fields if f is not link]
+            columns = ", ".join(connection.ops.quote_name(f.column) for f in [*fields, link])
+            values = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+            record_cte = (f", record AS (\n    INSERT INTO {connection.ops.quote_name(record_model._meta.db_table)}"
+                          f" ({columns})\n    SELECT {values}, transfer.id FROM transfer\n)")
+        found = _statements[record_model] = (_TRANSFER_CTE.format(record_cte=record_cte), fields)
+    return found
 
 
 def transfer_post(
@@ -235,39 +254,57 @@ def transfer_post(
     memo: str = "",
     pending: bool = False,
     reverses: Transfer | None = None,
+    record: Model | None = None,
 ) -> Transfer:
     """Record a transfer of `lines` (zero-sum per currency) under idempotency `key`.
 
     Posted at once, or `pending=True` (debits reserved now, credits on `transfer_post_pending`).
+    `record`: an unsaved instance of a model with a `transfer` foreign key (a Gift), saved in
+    the same statement pointing at the new transfer (no model signals, like bulk_create).
     Raises Invalid for unbalanced or non-integer lines, InsufficientFunds when a user
     account would go negative, and DuplicateTransfer when `key` was used before (nothing
-    is written; `.existing` is the first transfer). Call it inside the caller's transaction;
-    it adds no savepoint of its own (each one is a round trip on the hot path), so a caller
-    that wants to carry on after InsufficientFunds wraps the call in its own atomic block."""
+    is written, `record` included; `.existing` is the first transfer).
+
+    Inside the caller's transaction it adds no savepoint (each one is a round trip on the
+    hot path), so a caller that wants to carry on after InsufficientFunds wraps the call in
+    its own atomic block. Outside one, the transfer commits by itself (one statement)."""
     _check_lines(lines)
     now = timezone.now()
     status = Transfer.Status.PENDING if pending else Transfer.Status.POSTED
-    deltas = sorted(_deltas([(line.account.pk, line.amount) for line in lines],
-                            sign="debits" if pending else "all").items())
-    with transaction.atomic(savepoint=False):
-        row = _post_statement(
-            transfer=[ids.next_id(), key, kind, status, memo[:200], reverses.pk if reverses else None, now,
-                      None if pending else now],
-            entries=[[ids.next_id() for _ in lines], [line.account.pk for line in lines], [line.amount for line in lines]],
-            deltas=[[a for a, d in deltas if d], [d for a, d in deltas if d]],
-        )
-        if row is not None:
-            transfer_id, refused = row
-            if refused:
-                # Some balances may already be updated: raising inside the caller's atomic
-                # block rolls the whole transfer back.
-                raise InsufficientFunds("Not enough funds for this.", extra={"account_id": str(refused)})
-            transfer = Transfer(
-                id=transfer_id, idempotency_key=key, kind=kind, memo=memo[:200], reverses=reverses, created_at=now,
-                status=status, resolved_at=None if pending else now,
-            )
-    if row is None:
+    deltas = [(a, d) for a, d in sorted(_deltas([(line.account.pk, line.amount) for line in lines],
+                                                sign="debits" if pending else "all").items()) if d]
+    sql, record_fields = _statement_for(type(record) if record is not None else None)
+    record_params = []
+    if record is not None:
+        if record.pk is None:
+            raise ValueError("transfer_post(record=...) needs the record's primary key set")
+        record_params = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in record_fields]
+    params = [
+        ids.next_id(), key, kind, status, memo[:200], reverses.pk if reverses else None, now, None if pending else now,
+        [ids.next_id() for _ in lines], [line.account.pk for line in lines], [line.amount for line in lines],
+        *record_params,
+        [a for a, _ in deltas], [a for a, _ in deltas], [d for _, d in deltas],
+    ]
+    # Inside a transaction: an atomic block without a savepoint (free), so that a failure
+    # marks the caller's transaction for rollback the way Django expects.
+    with transaction.atomic(savepoint=False) if connection.in_atomic_block else nullcontext():
+        try:
+            rows = execute_prepared(sql, params)
+        except DataError as error:
+            if getattr(error.__cause__, "sqlstate", None) == _INSUFFICIENT_FUNDS_SQLSTATE:
+                detail = error.__cause__.diag.message_detail
+                raise InsufficientFunds("Not enough funds for this.", extra={"account_id": detail}) from None
+            raise
+    if not rows:
         raise DuplicateTransfer(Transfer.objects.get(idempotency_key=key))
+    transfer = Transfer(
+        id=rows[0][0], idempotency_key=key, kind=kind, memo=memo[:200], reverses=reverses, created_at=now,
+        status=status, resolved_at=None if pending else now,
+    )
+    if record is not None:
+        record.transfer = transfer
+        record._state.adding = False
+        record._state.db = connection.alias
     return transfer
 
 

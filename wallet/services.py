@@ -28,11 +28,12 @@ import io
 import logging
 import math
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -353,20 +354,22 @@ def _coins_send(
     if policy.is_blocked_either_way(sender.pk, creator.pk):
         raise PermissionDenied("You cannot send coins to this account.", code="blocked")
     lines, creator_part, platform_part = _spend_lines(payer_id=sender.pk, creator_id=creator.pk, coins=coins)
+    gift = Gift(
+        kind=kind, context=context, sender=sender, creator=creator, gift_code=gift_code, post_id=post_id,
+        coins=coins, creator_piastres=creator_part, platform_piastres=platform_part, message=message[:200],
+    )
     try:
         # No pre-check for the key: the ledger's unique idempotency key decides (one round
-        # trip less on the hot path); a retry finds the first gift below.
-        transfer = ledger.transfer_post(key=key, kind=kind, lines=lines, memo=gift_code or context)
+        # trip less on the hot path); a retry finds the first gift below. The gift row is
+        # written by the transfer's own statement. Inside a caller's transaction, a savepoint
+        # keeps that transaction usable after a refusal (InsufficientFunds), as before.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            ledger.transfer_post(key=key, kind=kind, lines=lines, memo=gift_code or context, record=gift)
     except DuplicateTransfer as duplicate:
         existing = Gift.objects.get(transfer=duplicate.existing)
         if (existing.creator_id, existing.coins, existing.post_id) != (creator.pk, coins, post_id):
             raise Conflict("This Idempotency-Key was used for another request.", code="idempotency_conflict") from None
         return existing
-    gift = Gift.objects.create(
-        kind=kind, context=context, sender=sender, creator=creator, gift_code=gift_code, post_id=post_id,
-        coins=coins, creator_piastres=creator_part, platform_piastres=platform_part, message=message[:200],
-        transfer=transfer,
-    )
     payload = {"gift_id": gift.pk, "sender_id": sender.pk, "creator_id": creator.pk, "post_id": post_id}
     if kind == Gift.Kind.GIFT:
         events.emit_on_commit("gift.received", **payload)
@@ -381,7 +384,6 @@ def _coins_send(
     return gift
 
 
-@transaction.atomic
 def gift_send(*, sender: User, gift_code: str, idempotency_key: str, post_id=None, creator_id=None, message: str = "") -> Gift:
     """Send catalogue gift `gift_code` on a post the sender can see (or to a creator's
     profile/stream when `creator_id` is given without a post).
@@ -389,7 +391,12 @@ def gift_send(*, sender: User, gift_code: str, idempotency_key: str, post_id=Non
     Idempotent by `idempotency_key` (the same key returns the first gift; Conflict if it
     was for another gift). Raises NotFound for a post the sender cannot see,
     PermissionDenied(code=blocked) between blocked users, InsufficientFunds (409) without
-    enough coins. After commit: event "gift.received" and a live "gift.received" to the creator."""
+    enough coins. After commit: event "gift.received" and a live "gift.received" to the creator.
+
+    Not wrapped in a transaction of its own: the checks only read, and the money moves in
+    one statement (ledger.transfer_post), which commits by itself when the caller has no
+    transaction, holding the accounts' row locks only while it runs. A caller's
+    transaction, when there is one, contains it as before."""
     if gift_code not in settings.WALLET_GIFTS:
         raise Invalid("Unknown gift.", field="gift")
     if post_id is not None:
@@ -406,7 +413,6 @@ def gift_send(*, sender: User, gift_code: str, idempotency_key: str, post_id=Non
                        message=message)
 
 
-@transaction.atomic
 def tip_send(*, sender: User, creator_id, coins: int, idempotency_key: str, context: str = "profile", message: str = "") -> Gift:
     """Tip `coins` to a creator from their profile or a DM. Same guarantees as gift_send;
     emits "tip.received" {tip_id, sender_id, creator_id, context}."""

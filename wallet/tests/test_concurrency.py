@@ -8,7 +8,7 @@ from django.db import connection
 from accounts.tests.factories import UserFactory
 from wallet import ledger, services
 from wallet.ledger import InsufficientFunds
-from wallet.models import AccountKind, Gift
+from wallet.models import AccountKind, Entry, Gift, Transfer
 from wallet.tests.conftest import grant_coins
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,4 +75,40 @@ def test_concurrent_gifts_from_many_fans_to_one_creator_lose_nothing(settings, b
 
     assert [r for r in results if not isinstance(r, Gift)] == []
     assert ledger.balance_of(creator.pk, AccountKind.EARNINGS) == 20 * 70
+    books_balance()
+
+
+def test_a_gift_outside_any_transaction_is_one_committed_statement(books_balance):
+    # given: no surrounding transaction (as the API runs it)
+    fan, creator = UserFactory(), UserFactory()
+    grant_coins(fan, 3)
+    assert not connection.in_atomic_block
+
+    # when
+    gift = services.gift_send(sender=fan, gift_code="rose", creator_id=creator.pk, idempotency_key="one")
+
+    # then: the gift row, its transfer and its lines are committed together, seen from another connection
+    seen = _run_concurrently(1, lambda i: Gift.objects.select_related("transfer").get(pk=gift.pk))[0]
+    assert seen.transfer_id == gift.transfer_id and seen.transfer.kind == "gift"
+    assert seen.transfer.entries.count() == 5
+    assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 2
+    books_balance()
+
+
+def test_a_refused_gift_outside_any_transaction_writes_nothing(books_balance):
+    # given
+    fan, creator = UserFactory(), UserFactory()
+    grant_coins(fan, 3)
+    before = (Gift.objects.count(), Transfer.objects.count(), Entry.objects.count())
+
+    # when: a gift worth more than the fan has
+    with pytest.raises(InsufficientFunds):
+        services.gift_send(sender=fan, gift_code="felucca", creator_id=creator.pk, idempotency_key="big")
+
+    # then: no gift, no transfer, no lines, no balance moved; the connection works on
+    assert (Gift.objects.count(), Transfer.objects.count(), Entry.objects.count()) == before
+    assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 3
+    assert ledger.balance_of(creator.pk, AccountKind.EARNINGS) == 0
+    services.gift_send(sender=fan, gift_code="rose", creator_id=creator.pk, idempotency_key="small")
+    assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 2
     books_balance()

@@ -141,6 +141,34 @@ def test_same_idempotency_key_moves_money_once(fan, books_balance):
     books_balance()
 
 
+def test_a_record_is_written_with_its_transfer_and_only_then(fan, creator, books_balance):
+    # given
+    from wallet.models import Gift
+
+    grant_coins(fan, 10)
+    coin = ledger.user_account(fan.pk, AccountKind.COIN_BALANCE)
+    sink = ledger.platform_account(AccountKind.COIN_ISSUANCE, shard=0)
+
+    def gift():
+        return Gift(kind="gift", context="profile", sender=fan, creator=creator, gift_code="tea", coins=3,
+                    creator_piastres=0, platform_piastres=0, message="يا سلام")
+
+    # when: a transfer with its record, the same key again, and an overdraft, each with a record
+    first = gift()
+    transfer = ledger.transfer_post(key="r1", kind="gift", lines=[Line(coin, -3), Line(sink, 3)], record=first)
+    with pytest.raises(DuplicateTransfer), transaction.atomic():
+        ledger.transfer_post(key="r1", kind="gift", lines=[Line(coin, -3), Line(sink, 3)], record=gift())
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        ledger.transfer_post(key="r2", kind="gift", lines=[Line(coin, -30), Line(sink, 30)], record=gift())
+
+    # then: only the first record exists, field for field as saved, pointing at its transfer
+    stored = Gift.objects.get()
+    assert (stored.pk, stored.transfer_id, stored.message, stored.coins) == (first.pk, transfer.pk, "يا سلام", 3)
+    assert stored.created_at == first.created_at and first.transfer == transfer
+    assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 7
+    books_balance()
+
+
 def test_two_phase_pending_reserves_debits_then_post_lands_credits(fan, books_balance):
     grant_coins(fan, 10)
     coin = ledger.user_account(fan.pk, AccountKind.COIN_BALANCE)

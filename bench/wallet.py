@@ -8,7 +8,10 @@ Bearer JWT, Idempotency-Key), fired concurrently by bench/loadgen.py's keep-aliv
           WALLET_PLATFORM_SHARDS rows)
   spread  10,000 gifts from the same fans to 1,000 creators
 
-For each: throughput (gifts/s), latency p50/p95/p99, errors; afterwards the ledger is
+First an unmeasured warm-up (300 balance reads and --warmup-gifts gifts to another creator),
+so every server thread has its connection and prepared statements, as a running server has.
+For each: throughput (gifts/s), latency p50/p95/p99, errors, CPU per gift of the server, of
+Postgres and of the whole machine; afterwards the ledger is
 checked: every transfer sums to zero, every balance equals the sum of its lines, no user
 balance is negative, balances sum to zero per currency, and the creators' earnings equal
 what the successful gifts promised (nothing lost, nothing duplicated).

@@ -174,7 +174,7 @@ async def _fire(port: int, jobs: list[tuple[str, int, str]], concurrency: int, s
         for token, creator_id, key in jobs
     ]
     result = await run_load("127.0.0.1", port, requests, concurrency, server_pid=server_pid)
-    result["gifts_per_s"] = round(result["statuses"].get("201", 0) / result["wall_s"], 1)
+    result["gifts_per_s"] = round(result["statuses"].get("201", 0) / result["wall_s"], 1) if result["wall_s"] else 0.0
     return result
 
 

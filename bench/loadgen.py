@@ -92,19 +92,26 @@ class Connection:
         return Response(status, body)
 
 
-def process_tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live descendants (uvicorn's worker processes)."""
+def _cpu_seconds(processes) -> float:
+    """User + system CPU of `processes`, skipping any that have exited."""
     import psutil
 
-    root = psutil.Process(pid)
     total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    for process in processes:
         try:
             times = process.cpu_times()
             total += times.user + times.system
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (uvicorn's worker processes)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return _cpu_seconds([root, *root.children(recursive=True)])
 
 
 def machine_busy_cpu_seconds() -> float:
@@ -116,18 +123,12 @@ def machine_busy_cpu_seconds() -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """User + system CPU of the machine's live Postgres processes (the server's backends)."""
+    """User + system CPU of the machine's live Postgres processes. A backend that exits
+    during the run (a connection closed by CONN_MAX_AGE) drops out, so the figure then
+    undercounts; read it for runs shorter than the connections' lifetime."""
     import psutil
 
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if (process.info["name"] or "").startswith("postgres"):
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-    return total
+    return _cpu_seconds(p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres"))
 
 
 async def run_load(host: str, port: int, jobs: list[Request], concurrency: int,

@@ -57,8 +57,12 @@ def test_send_many_now_delivers_to_every_group_in_one_call():
 
 
 def test_a_non_pubsub_layer_is_used_through_its_own_group_send(settings):
-    # given: the in-memory layer (no Redis): the sync publisher must not be used for it
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # given: channels-redis's list-based core layer on the same real Redis: its groups are
+    # not pub/sub channels, so the sync publisher must not be used for it
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "daira-ws-core-test"},
+    }}
     channel_layers.backends.clear()
     try:
         group = realtime.user_group(5)

@@ -38,8 +38,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import BooleanField, Field, Model, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Field, Model, Q, Sum
 from django.utils import timezone
 
 from daira.lib import ids
@@ -111,11 +110,7 @@ def user_account(user_id: int, kind: str, *, shard: int = 0) -> Account:
 def _accounts_by_spec(kinds: tuple[str, ...], slots):
     condition = Q()
     for i, kind in enumerate(kinds):
-        # `shard` is a small integer: Django compiles a lookup with a value outside its range
-        # (as the slot's placeholder is) to "no rows", so that value is bound through RawSQL.
-        shard_is = RawSQL(f'"{Account._meta.db_table}"."shard" = %s', [slots.value(f"shard{i}")],
-                          output_field=BooleanField())
-        condition |= Q(owner_id=slots.value(f"owner{i}"), kind=kind) & Q(shard_is)
+        condition |= Q(owner_id=slots.value(f"owner{i}"), kind=kind, shard=slots.value(f"shard{i}", small=True))
     return Account.objects.filter(condition)
 
 

@@ -37,6 +37,10 @@ from django.db.models.query import get_related_populators
 
 # Placeholder ints no column can hold a value equal to (ids are positive snowflakes).
 _INT_SLOT_BASE = -(1 << 62)
+# For small-integer columns: Django compiles a lookup whose value is outside the column's
+# range to "no rows" (or "all rows"), so their placeholders sit at the top of the range
+# that both SmallIntegerField and PositiveSmallIntegerField accept.
+_SMALL_INT_SLOT_TOP = (1 << 15) - 1
 
 
 class Slots:
@@ -45,11 +49,17 @@ class Slots:
     def __init__(self) -> None:
         self.by_name: dict[str, Any] = {}
 
-    def value(self, name: str, *, array: bool = False) -> Any:
+    def value(self, name: str, *, array: bool = False, small: bool = False) -> Any:
         """The placeholder for `name`: an int sentinel, or a list sentinel (matched by identity)
-        with `array=True` for values bound as one array parameter."""
+        with `array=True` for values bound as one array parameter. `small=True` for a
+        SmallIntegerField (or PositiveSmallIntegerField) value: its sentinel fits that range
+        (32767 downwards), so the query must not also hold such a constant."""
         if name not in self.by_name:
-            self.by_name[name] = [] if array else _INT_SLOT_BASE - len(self.by_name)
+            if array:
+                self.by_name[name] = []
+            else:
+                base = _SMALL_INT_SLOT_TOP if small else _INT_SLOT_BASE
+                self.by_name[name] = base - len(self.by_name)
         return self.by_name[name]
 
 
@@ -104,8 +114,9 @@ class PreparedQuery:
         try:
             sql, raw_params = compiler.as_sql()
         except EmptyResultSet:
-            raise ValueError("the queryset compiled to nothing: an array slot given to __in? "
-                             "bind it as one array parameter (RawSQL '= ANY(%s)')") from None
+            raise ValueError("the queryset compiled to nothing: an array slot given to __in? bind it as one "
+                             "array parameter (RawSQL '= ANY(%s)'). A slot on a small integer column? "
+                             "use slots.value(name, small=True)") from None
         int_slots = {v: name for name, v in slots.by_name.items() if isinstance(v, int)}
         list_slots = {id(v): name for name, v in slots.by_name.items() if isinstance(v, list)}
         params: list[tuple[str, Any]] = []
@@ -179,7 +190,7 @@ class _FixedSlots(Slots):
         super().__init__()
         self._values = values
 
-    def value(self, name: str, *, array: bool = False) -> Any:
+    def value(self, name: str, *, array: bool = False, small: bool = False) -> Any:
         return self._values[name]
 
 

@@ -125,3 +125,24 @@ def test_array_and_int_slots_bind_new_values_each_run():
     assert [u.pk for u in query.run("v", ids=[u.pk for u in users], **{"not": users[0].pk})] == sorted(
         u.pk for u in users[1:])
     assert [u.pk for u in query.run("v", ids=[users[0].pk], **{"not": users[1].pk})] == [users[0].pk]
+
+
+def test_small_integer_columns_take_small_slots():
+    # given: accounts on shards 0..2 of one owner (`shard` is a PositiveSmallIntegerField)
+    from wallet.models import Account
+
+    owner = UserFactory()
+    for shard in range(3):
+        Account.objects.create(owner=owner, kind="earnings", shard=shard, currency="EGP")
+
+    # then: a plain slot is out of the column's range, which Django compiles to nothing
+    plain = PreparedQuery(lambda variant, slots: Account.objects.filter(owner_id=slots.value("o"), shard=slots.value("s")))
+    with pytest.raises(ValueError, match="small=True"):
+        plain.compile("v")
+
+    # and a small slot binds each run's value
+    small = PreparedQuery(lambda variant, slots: Account.objects.filter(
+        owner_id=slots.value("o"), shard=slots.value("s", small=True)))
+    assert [a.shard for a in small.run("v", o=owner.pk, s=2)] == [2]
+    assert [a.shard for a in small.run("v", o=owner.pk, s=0)] == [0]
+    assert small.run("v", o=owner.pk, s=7) == []

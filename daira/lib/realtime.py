@@ -25,6 +25,8 @@ from typing import Any
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import _consistent_hash, decode_hosts
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,6 @@ class _PubSubPublisher:
     sync Redis clients kept per process. Built from the layer's own configuration."""
 
     def __init__(self, layer) -> None:
-        from channels_redis.utils import decode_hosts
-
         kwargs = dict(layer._kwargs)
         hosts = kwargs.get("hosts", layer._args[0] if layer._args else None)
         self.prefix = kwargs.get("prefix", "asgi")
@@ -65,8 +65,6 @@ class _PubSubPublisher:
         return f"{self.prefix}__group__{group}"
 
     def client_for(self, channel: str) -> redis.Redis:
-        from channels_redis.utils import _consistent_hash
-
         return self.clients[_consistent_hash(channel, len(self.clients))]
 
     def publish_many(self, group_messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
@@ -91,8 +89,6 @@ def _sync_publisher() -> _PubSubPublisher | None:
     """The publisher for the current channel layer, or None when it is not the pub/sub layer.
     Rebuilt after a fork and when the layer object changes (tests override CHANNEL_LAYERS)."""
     global _publisher
-    from channels_redis.pubsub import RedisPubSubChannelLayer
-
     layer = get_channel_layer()
     current = _publisher
     if current is not None and current[0] == os.getpid() and current[1] == id(layer):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -168,18 +168,34 @@ def _check_lines(lines: Sequence[Line]) -> None:
         raise Invalid(f"Transfer lines do not sum to zero: {unbalanced}")
 
 
+# wallet_apply_deltas_or_fail (migrations/0004) refuses an overdraft with this SQLSTATE.
+_INSUFFICIENT_FUNDS_SQLSTATE = "22W01"
+
+
 def _apply(deltas: dict[int, int]) -> None:
-    """Add each delta to its account's balance in one round trip (wallet_apply_deltas, see
-    migrations/0003): in account-id order (no deadlocks), refusing any delta that would take
-    a user account below zero (InsufficientFunds; the caller's transaction is rolled back)."""
+    """Add each delta to its account's balance in one round trip (wallet_apply_deltas_or_fail,
+    see migrations/0003-0004): in account-id order (no deadlocks), refusing any delta that
+    would take a user account below zero (InsufficientFunds; the caller's transaction is
+    rolled back). Used by the two-phase steps; transfer_post applies its deltas in its own
+    statement."""
     pairs = [(account_id, delta) for account_id, delta in sorted(deltas.items()) if delta != 0]
     if not pairs:
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT wallet_apply_deltas(%s::bigint[], %s::bigint[])", [[p[0] for p in pairs], [p[1] for p in pairs]])
-        refused = cursor.fetchone()[0]
-    if refused:
-        raise InsufficientFunds("Not enough funds for this.", extra={"account_id": str(refused)})
+    with _insufficient_funds_raised():
+        execute_prepared("SELECT wallet_apply_deltas_or_fail(%s::bigint[], %s::bigint[])",
+                         [[p[0] for p in pairs], [p[1] for p in pairs]])
+
+
+@contextmanager
+def _insufficient_funds_raised():
+    """Turn wallet_apply_deltas_or_fail's refusal (SQLSTATE 22W01) into InsufficientFunds."""
+    try:
+        yield
+    except DataError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _INSUFFICIENT_FUNDS_SQLSTATE:
+            raise InsufficientFunds("Not enough funds for this.",
+                                    extra={"account_id": error.__cause__.diag.message_detail}) from None
+        raise
 
 
 def _deltas(lines: Iterable[tuple[int, int]], *, sign: str = "all") -> dict[int, int]:
@@ -219,7 +235,6 @@ SELECT transfer.id, CASE WHEN cardinality(%s::bigint[]) = 0 THEN 0
                          ELSE wallet_apply_deltas_or_fail(%s::bigint[], %s::bigint[]) END
 FROM transfer
 """
-_INSUFFICIENT_FUNDS_SQLSTATE = "22W01"
 _statements: dict[type[Model] | None, tuple[str, list[Field]]] = {}
 
 
@@ -283,13 +298,8 @@ def transfer_post(
     # Inside a transaction: an atomic block without a savepoint (free), so that a failure
     # marks the caller's transaction for rollback the way Django expects.
     with transaction.atomic(savepoint=False) if connection.in_atomic_block else nullcontext():
-        try:
+        with _insufficient_funds_raised():
             rows = execute_prepared(sql, params)
-        except DataError as error:
-            if getattr(error.__cause__, "sqlstate", None) == _INSUFFICIENT_FUNDS_SQLSTATE:
-                detail = error.__cause__.diag.message_detail
-                raise InsufficientFunds("Not enough funds for this.", extra={"account_id": detail}) from None
-            raise
     if not rows:
         raise DuplicateTransfer(Transfer.objects.get(idempotency_key=key))
     transfer = Transfer(

@@ -155,33 +155,24 @@ def big_following_ids(user_id: int, *, cached=_NOT_READ) -> list[int]:
 
 def _fetch_entries(client, key: str, big: list[int], upper: int | None, batch: int) -> tuple[list[Entry], bool]:
     """The newest `batch` entries below `upper` of the home feed merged with the sets of
-    the big accounts followed (by snowflake score). Returns (entries, exhausted)."""
+    the big accounts followed (by snowflake score), merged inside Redis in one round trip
+    (`timelines.merge_newest_script`). Returns (entries, exhausted)."""
     high = f"({upper}" if upper is not None else "+inf"
-    with client.pipeline(transaction=False) as pipe:
-        pipe.zrevrangebyscore(key, high, "(0", start=0, num=batch, withscores=True)
-        for author_id in big:
-            pipe.exists(timelines.author_key(author_id))
-            pipe.zrevrangebyscore(timelines.author_key(author_id), high, "(0", start=0, num=batch, withscores=True)
-        results = pipe.execute()
-    sources = [results[0]]
-    for index, author_id in enumerate(big):
-        exists, rows = results[1 + 2 * index], results[2 + 2 * index]
-        if not exists:  # lost with Redis: refill from Postgres once, then read it again
-            entries = services.author_recent_refill(author_id=author_id)
-            rows = [(e.member.encode(), e.score) for e in sorted(entries, key=lambda e: -e.score)
-                    if upper is None or e.score < upper][:batch]
-        sources.append(rows)
-    exhausted = all(len(rows) < batch for rows in sources)
-    merged: dict[str, Entry] = {}
-    for rows in sources:
-        for member, score in rows:
-            entry = timelines.parse_member(member, score)
-            if entry is not None:
-                merged[entry.member] = entry
-    ordered = sorted(merged.values(), key=lambda e: (e.score, e.post_id), reverse=True)
-    if len(ordered) > batch:
-        ordered, exhausted = ordered[:batch], False
-    return ordered, exhausted
+    keys = [key] + [timelines.author_key(author_id) for author_id in big]
+    script = timelines.merge_newest_script()
+    exhausted, missing, *flat = script(keys=keys, args=[high, batch], client=client)
+    if missing:
+        # Author sets lost with Redis: refill them from Postgres once, then merge again (a set
+        # still missing then, evicted again at once, counts as empty for this read).
+        for index in missing:
+            services.author_recent_refill(author_id=big[int(index) - 1])
+        exhausted, _, *flat = script(keys=keys, args=[high, batch], client=client)
+    entries = []
+    for position in range(0, len(flat), 2):
+        entry = timelines.parse_member(flat[position], float(flat[position + 1]))
+        if entry is not None:
+            entries.append(entry)
+    return entries, bool(exhausted)
 
 
 def home_pull_page(*, viewer, max_id: int | None = None, limit: int = 20) -> FeedPage:

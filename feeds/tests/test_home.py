@@ -119,6 +119,33 @@ def test_fan_in_set_lost_with_redis_is_refilled_from_postgres(make_user, publish
     assert get_redis().zscore(timelines.author_key(big.pk), f"{b1.pk}:{big.pk}") == float(b1.pk)
 
 
+def test_the_merge_in_redis_orders_dedupes_truncates_and_reports_exhaustion_and_lost_sets():
+    # given: a home feed and two author sets sharing one entry, with a tie on the score
+    client = get_redis()
+    home, author_a, author_b, author_lost = 910_000_001, 910_000_002, 910_000_003, 910_000_004
+    keys = [timelines.home_key(home), timelines.author_key(author_a), timelines.author_key(author_b),
+            timelines.author_key(author_lost)]
+    client.delete(*keys)
+    client.zadd(keys[0], {"_": 0, "100:7": 100, "300:7": 300})
+    client.zadd(keys[1], {"_": 0, "300:7": 300, "200:8": 200, "250:8:9": 250})
+    client.zadd(keys[2], {"_": 0, "99:5": 250, "400:5": 400})
+    script = timelines.merge_newest_script()
+
+    def merge(high="+inf", batch=10):
+        exhausted, missing, *flat = script(keys=keys, args=[high, batch], client=client)
+        members = [(flat[i].decode(), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return bool(exhausted), [int(i) for i in missing], members
+
+    # then: newest first, a member once, ties broken by post id (longer id = bigger), the
+    # marker never returned, and the lost set named by its index among the author keys
+    assert merge() == (True, [3], [("400:5", 400), ("300:7", 300), ("250:8:9", 250), ("99:5", 250),
+                                   ("200:8", 200), ("100:7", 100)])
+    # a window cut at `batch` is not exhausted, and the bound is exclusive
+    assert merge(batch=2) == (False, [3], [("400:5", 400), ("300:7", 300)])
+    assert merge(high="(300", batch=3) == (False, [3], [("250:8:9", 250), ("99:5", 250), ("200:8", 200)])
+    client.delete(*keys)
+
+
 @pytest.fixture
 def warm_pair(make_user, publish, committed):
     """A reader following an author, with a warm feed holding one post by that author."""

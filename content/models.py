@@ -67,6 +67,11 @@ def reaction_column(reaction: str) -> str:
     return f"{reaction}_count"
 
 
+# (type, counter column) pairs, computed once: TextChoices.values builds a new list on every
+# access, and every card reads reaction_counts.
+_REACTION_COLUMNS = tuple((r, reaction_column(r)) for r in ReactionType.values)
+
+
 class ModerationState(models.TextChoices):
     VISIBLE = "visible", "Visible"
     HELD = "held", "Held for review (author only)"
@@ -93,8 +98,7 @@ class ReactionCounters(models.Model):
     @property
     def reaction_counts(self) -> dict[str, int]:
         """{type: count} for every reaction type with a non-zero count."""
-        counts = {r: getattr(self, reaction_column(r)) for r in ReactionType.values}
-        return {r: n for r, n in counts.items() if n}
+        return {r: n for r, column in _REACTION_COLUMNS if (n := getattr(self, column))}
 
 
 class Sound(SnowflakeModel):

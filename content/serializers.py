@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -35,8 +36,15 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _datetime(value) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+def _datetime(value, tz=None) -> str | None:
+    """DRF's DateTimeField output for `value`. `tz`: the current time zone, when the caller
+    already looked it up (a card has three timestamps; the lookup is a context-local read)."""
+    if value is None:
+        return None
+    if tz is None or timezone.is_naive(value):
+        return _DATETIME.to_representation(value)
+    text = value.astimezone(tz).isoformat()  # what DRF's enforce_timezone + ISO 8601 output do
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def author_card(user) -> dict[str, Any]:
@@ -137,6 +145,7 @@ class PostOutputSerializer(serializers.Serializer):
 
     def card(self, post) -> dict[str, Any]:
         """The declared fields of this class, in order, built directly (see "fast rendering")."""
+        tz = timezone.get_current_timezone()
         return {
             "id": str(post.pk),
             "author": None if post.author is None else author_card(post.author),
@@ -158,10 +167,10 @@ class PostOutputSerializer(serializers.Serializer):
             "counts": self.get_counts(post),
             "viewer": self.get_viewer(post),
             "is_edited": None if post.is_edited is None else bool(post.is_edited),
-            "edited_at": _datetime(post.edited_at),
+            "edited_at": _datetime(post.edited_at, tz),
             "pinned": self.get_pinned(post),
-            "created_at": _datetime(post.created_at),
-            "published_at": _datetime(post.published_at),
+            "created_at": _datetime(post.created_at, tz),
+            "published_at": _datetime(post.published_at, tz),
         }
 
     def _viewer_id(self):

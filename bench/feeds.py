@@ -433,12 +433,21 @@ def _in_process(viewers: dict[int, list], repeat: int) -> dict:
         def pull_selector(user):
             return selectors.home_pull_page(viewer=user, limit=20).items
 
+        # The headline comparison, like for like: the page of 20 ids each way (the pull query
+        # with its best index vs the merge in Redis of the feed and the big accounts' sets),
+        # and the same page of rows each way (+ one primary-key query on the fan-out side).
+        table = Post._meta.db_table
+
         def pull_raw(user):
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f'SELECT id FROM "{Post._meta.db_table}" WHERE author_id = ANY(%s) ORDER BY id DESC LIMIT 20',
-                    [following[user.pk]],
-                )
+                cursor.execute(f'SELECT id FROM "{table}" WHERE author_id = ANY(%s) ORDER BY id DESC LIMIT 20',
+                               [following[user.pk]])
+                return cursor.fetchall()
+
+        def pull_raw_rows(user):
+            with connection.cursor() as cursor:
+                cursor.execute(f'SELECT id, author_id, body FROM "{table}" WHERE author_id = ANY(%s) '
+                               f'ORDER BY id DESC LIMIT 20', [following[user.pk]])
                 return cursor.fetchall()
 
         from daira.lib.redis import get_redis
@@ -450,20 +459,21 @@ def _in_process(viewers: dict[int, list], repeat: int) -> dict:
         big = {u.pk: selectors.big_following_ids(u.pk) for u in users}
 
         def fanout_raw(user):
-            # The data path alone: merged ZREVRANGEs (feed + big accounts followed) and one
-            # primary-key query, no ORM: compare with pull_raw_sql.
-            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 42)
+            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 20)
+            return [e.post_id for e in entries]
+
+        def fanout_raw_rows(user):
+            ids = fanout_raw(user)
             with connection.cursor() as cursor:
-                cursor.execute(f'SELECT id, author_id, body FROM "{Post._meta.db_table}" WHERE id = ANY(%s)',
-                               [[e.post_id for e in entries]])
+                cursor.execute(f'SELECT id, author_id, body FROM "{table}" WHERE id = ANY(%s)', [ids])
                 return cursor.fetchall()
 
         compiled = {}
 
         def fanout_policy_sql(user):
             # Same, with the full visibility policy as SQL (compiled once per viewer beforehand):
-            # what the selector costs minus Django's per-call query building.
-            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 42)
+            # what the selector costs minus Django's per-call query building (its first batch: 25).
+            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 25)
             ids = [e.post_id for e in entries]
             if user.pk not in compiled:
                 qs = content_selectors.post_list_visible_to(viewer=user).filter(
@@ -483,15 +493,20 @@ def _in_process(viewers: dict[int, list], repeat: int) -> dict:
         pull_sel = _stats(_time_calls(pull_selector, users, repeat))
         raw = _stats(_time_calls(pull_raw, users, repeat))
         fan_raw = _stats(_time_calls(fanout_raw, users, repeat))
+        raw_rows = _stats(_time_calls(pull_raw_rows, users, repeat))
+        fan_raw_rows = _stats(_time_calls(fanout_raw_rows, users, repeat))
         fan_policy = _stats(_time_calls(fanout_policy_sql, users, repeat))
         out[str(count)] = {
             "viewers": len(users),
             "fanout_selector": redis_stats,
             "pull_selector": pull_sel,
             "pull_raw_sql": raw,
-            "fanout_raw_sql": fan_raw,
+            "fanout_raw_ids": fan_raw,
+            "pull_raw_rows": raw_rows,
+            "fanout_raw_rows": fan_raw_rows,
             "fanout_policy_sql": fan_policy,
             "ratio_pull_raw_to_fanout_raw_p50": round(raw["p50_ms"] / fan_raw["p50_ms"], 2),
+            "ratio_pull_rows_to_fanout_rows_p50": round(raw_rows["p50_ms"] / fan_raw_rows["p50_ms"], 2),
             "ratio_pull_selector_to_fanout_p50": round(pull_sel["p50_ms"] / redis_stats["p50_ms"], 2),
             "ratio_pull_raw_to_fanout_p50": round(raw["p50_ms"] / redis_stats["p50_ms"], 2),
             "pull_raw_plan": plan,

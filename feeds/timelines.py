@@ -133,7 +133,7 @@ def push_if_exists_script():
 # would truncate them).
 _MERGE_NEWEST = """
 local high, batch = ARGV[1], tonumber(ARGV[2])
-local rows, seen, missing = {}, {}, {}
+local lists, pos, heads, missing = {}, {}, {}, {}
 local exhausted = 1
 for i, key in ipairs(KEYS) do
   if i > 1 and redis.call('EXISTS', key) == 0 then
@@ -141,25 +141,47 @@ for i, key in ipairs(KEYS) do
   else
     local got = redis.call('ZREVRANGEBYSCORE', key, high, '(0', 'WITHSCORES', 'LIMIT', 0, batch)
     if #got >= 2 * batch then exhausted = 0 end
-    for j = 1, #got, 2 do
-      local member = got[j]
-      if not seen[member] then
-        seen[member] = true
-        rows[#rows + 1] = {member, got[j + 1], tonumber(got[j + 1]), string.match(member, '^%d+') or ''}
-      end
+    if #got > 0 then
+      lists[#lists + 1] = got
+      pos[#pos + 1] = 1
+      heads[#heads + 1] = tonumber(got[2])
     end
   end
 end
-table.sort(rows, function(a, b)
-  if a[3] ~= b[3] then return a[3] > b[3] end
-  if #a[4] ~= #b[4] then return #a[4] > #b[4] end
-  return a[4] > b[4]
-end)
-if #rows > batch then exhausted = 0 end
-local out = {exhausted, missing}
-for k = 1, math.min(#rows, batch) do
-  out[#out + 1] = rows[k][1]
-  out[#out + 1] = rows[k][2]
+-- on equal scores, the bigger post id (the member's prefix) first
+local function id_greater(a, b)
+  local x, y = string.match(a, '^%d+') or '', string.match(b, '^%d+') or ''
+  if #x ~= #y then return #x > #y end
+  return x > y
+end
+-- each window is newest first already: a k-way merge takes the newest head each step
+local out, seen, taken = {exhausted, missing}, {}, 0
+while true do
+  local best = nil
+  for l = 1, #lists do
+    local head = heads[l]
+    if head ~= nil then
+      if best == nil or head > heads[best]
+          or (head == heads[best] and id_greater(lists[l][pos[l]], lists[best][pos[best]])) then
+        best = l
+      end
+    end
+  end
+  if best == nil then break end
+  local got, p = lists[best], pos[best]
+  local member = got[p]
+  pos[best] = p + 2
+  heads[best] = got[p + 2] and tonumber(got[p + 3]) or nil
+  if not seen[member] then
+    if taken == batch then
+      out[1] = 0  -- more distinct entries than one batch
+      break
+    end
+    seen[member] = true
+    out[#out + 1] = member
+    out[#out + 1] = got[p + 1]
+    taken = taken + 1
+  end
 end
 return out
 """

@@ -576,8 +576,23 @@ def http_part(args, viewers, post_ids: list[int]) -> dict:
             source = response.json()["source"]
             sources[source] = sources.get(source, 0) + 1
 
-        # warm-up: each viewer's first page ranks and caches; the timed requests measure
-        # what a user scrolling or reopening the tab gets, plus the first pages below
+        from daira.lib.redis import get_redis
+        from recommendations import cache as recs_cache
+
+        kept_lists = [recs_cache.feed_key(user.pk) for user in viewers]
+
+        # cold: every request ranks afresh (the kept lists are dropped after each response), the
+        # cost of a first page after the interests moved or the list expired
+        def check_and_forget(request, response) -> None:
+            check_feed(request, response)
+            get_redis().delete(*kept_lists)
+
+        get_redis().delete(*kept_lists)
+        cold = asyncio.run(run_load("127.0.0.1", port, [for_you(i) for i in range(args.http_requests)], 1,
+                                    on_response=check_and_forget, server_pid=server.pid))
+        # warm-up: each viewer's first page ranks and keeps its list; the timed requests then
+        # measure what reopening the tab gets (first pages served from the kept list, filtered
+        # again at read time)
         asyncio.run(run_load("127.0.0.1", port, [for_you(i) for i in range(len(viewers))], 4,
                              server_pid=server.pid))
         single = asyncio.run(run_load("127.0.0.1", port, [for_you(i) for i in range(args.http_requests)], 1,
@@ -608,7 +623,7 @@ def http_part(args, viewers, post_ids: list[int]) -> dict:
         ingestion.update(outcome)
         ingestion["events_per_s"] = round(outcome["accepted"] / ingestion["wall_s"], 1)
         return {"server": {"workers": args.workers, "debug": False, "client": "bench/loadgen.py"},
-                "for_you_single_client": single, "for_you_sources": sources,
+                "for_you_cold_single_client": cold, "for_you_single_client": single, "for_you_sources": sources,
                 f"for_you_concurrency_{args.concurrency}": concurrent,
                 f"events_ingest_concurrency_{args.concurrency}": ingestion}
     finally:

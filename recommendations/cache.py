@@ -92,13 +92,21 @@ def interests_forget(user_id: int) -> None:
     get_redis().delete(interests_key(user_id))
 
 
-def feed_store(user_id: int, entries: list[dict]) -> None:
-    get_redis().set(feed_key(user_id), json.dumps(entries), ex=settings.RECS_FEED_TTL_S)
+def feed_store(user_id: int, entries: list[dict], *, fingerprint: str = "") -> None:
+    """Keep a ranked For-You list for RECS_FEED_TTL_S, with the fingerprint of the interests
+    it was ranked from (`selectors.interests_fingerprint`)."""
+    payload = {"fingerprint": fingerprint, "entries": entries}
+    get_redis().set(feed_key(user_id), json.dumps(payload), ex=settings.RECS_FEED_TTL_S)
 
 
-def feed_load(user_id: int) -> list[dict] | None:
+def feed_load(user_id: int) -> dict | None:
+    """{"fingerprint", "entries"} of the kept list, or None. A list kept in the older shape
+    (a bare list of entries) loads with no fingerprint: it still serves next pages."""
     raw = get_redis().get(feed_key(user_id))
-    return None if raw is None else json.loads(raw)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return {"fingerprint": "", "entries": value} if isinstance(value, list) else value
 
 
 def feed_forget(user_id: int) -> None:

@@ -13,11 +13,14 @@ For-You pipeline (DESIGN.md "Watch events → For-You"):
    already on the list; then caps: ≤ RECS_AUTHOR_CAP per author and ≤ RECS_SOUND_CAP per
    sound in any RECS_CAP_WINDOW consecutive items; ~RECS_EXPLORATION_SHARE exploration slots;
 4. cold or logged-out viewers get trending/explore (feeds.selectors.explore).
-The ranked list is cached in Redis for RECS_FEED_TTL_S; cursors are positions in it.
+The ranked list is cached in Redis for RECS_FEED_TTL_S (cursors are positions in it) and
+serves first pages too while the interests it was built from are unchanged; anything read
+from it is filtered again (step 2) when it is served.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -551,12 +554,41 @@ def _build(viewer, vid: int, interests: list[dict]) -> list[dict]:
     return [{"post_id": c["post_id"], "reason": c["reason"], "score": round(c["score"], 4)} for c in ranked]
 
 
+def interests_fingerprint(interests: list[dict]) -> str:
+    """A short digest of the interest vectors and weights a ranked list was built from: a
+    cached list serves a first page only while the interests are still these."""
+    digest = hashlib.blake2b(digest_size=12)
+    for interest in interests:
+        digest.update(np.asarray(interest["vector"], dtype=np.float32).tobytes())
+        digest.update(np.float32(interest["weight"]).tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class _ReadFilters:
+    """What the read-time check of a cached list needs, loaded once per request."""
+
+    seen: set[int]
+    not_posts: set[int]
+    not_authors: set[int]
+
+
+def _read_filters(vid: int) -> _ReadFilters:
+    not_posts, not_authors = _not_interested(vid)
+    return _ReadFilters(seen=cache.seen_ids(vid), not_posts=not_posts, not_authors=not_authors)
+
+
 def _page(viewer, entries: list[dict], offset: int, limit: int, *,
-          just_filtered: bool = False) -> tuple[list[RecItem], str | None]:
-    """Visible posts from `entries` starting at `offset`, re-checked through the policy now;
-    `just_filtered`: `entries` were ranked in this request from candidates `_filter` let
-    through, so only the rows' own state is checked again (`posts_for_render_after_policy`)."""
-    load = content_selectors.posts_for_render_after_policy if just_filtered else content_selectors.posts_visible_by_ids
+          filters: _ReadFilters | None = None) -> tuple[list[RecItem], str | None]:
+    """Visible posts from `entries` starting at `offset`.
+
+    `filters` None: `entries` were ranked in THIS request from candidates `_filter` let
+    through, so only the rows' own state is checked again (`posts_for_render_after_policy`).
+    Otherwise `entries` come from the cache (built earlier, maybe minutes ago): each chunk
+    goes through `_filter` again — the whole discovery rule (blocks, mutes, shadowbans,
+    moderation, audience, deleted) plus seen and not-interested as they are NOW — before it
+    is loaded for rendering."""
+    load = content_selectors.posts_for_render_after_policy
     items: list[RecItem] = []
     position = offset
     while position < len(entries) and len(items) < limit:
@@ -564,7 +596,12 @@ def _page(viewer, entries: list[dict], offset: int, limit: int, *,
         # more than needed fills the page in one query (the loop fetches again if not)
         wanted = limit - len(items)
         chunk = entries[position: position + wanted + max(2, wanted // 4)]
-        posts = {p.pk: p for p in load(viewer=viewer, post_ids=[e["post_id"] for e in chunk])}
+        chunk_ids = [e["post_id"] for e in chunk]
+        if filters is not None:
+            kept = _filter(viewer, chunk_ids, seen=filters.seen, not_posts=filters.not_posts,
+                           not_authors=filters.not_authors)
+            chunk_ids = [pid for pid in chunk_ids if pid in kept]
+        posts = {p.pk: p for p in load(viewer=viewer, post_ids=chunk_ids)} if chunk_ids else {}
         for entry in chunk:
             position += 1
             post = posts.get(entry["post_id"])
@@ -578,23 +615,31 @@ def _page(viewer, entries: list[dict], offset: int, limit: int, *,
 def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
     """The For-You feed page for `viewer` (None/anonymous allowed), each item with a reason.
 
-    First page (no cursor): candidates → filters → ranking, cached for RECS_FEED_TTL_S; next
-    pages walk the cached list. Cold users (no interest vectors) and logged-out viewers get
-    the Explore feed (trending + fresh), reason "Popular right now". Raises Invalid on a bad
-    cursor."""
+    The ranked list (candidates → filters → ranking) is cached for RECS_FEED_TTL_S with the
+    fingerprint of the interests it was built from. Next pages walk it; a first page (no
+    cursor) is served from it too while the interests are unchanged and it still fills a
+    page, so reopening the tab or pulling to refresh shows the next unseen items without
+    ranking again; otherwise the first page ranks afresh. Whatever comes from the cache is
+    filtered again at read time (`_page`). Cold users (no interest vectors) and logged-out
+    viewers get the Explore feed (trending + fresh), reason "Popular right now". Raises
+    Invalid on a bad cursor."""
     offset = decode_cursor(cursor) or 0
     vid = policy.viewer_id(viewer)
     interests = user_interests(user_id=vid) if vid is not None else []
     if interests:
-        entries = cache.feed_load(vid) if offset else None
-        just_filtered = entries is None
-        if entries is None:
-            # First page, or the cached list expired mid-scroll: rank again. Mid-scroll the
-            # position is kept; what the client already viewed is filtered as seen anyway.
-            entries = _build(viewer, vid, interests)
-            cache.feed_store(vid, entries)
+        cached = cache.feed_load(vid)
+        fingerprint = interests_fingerprint(interests)
+        if cached is not None and (offset or cached["fingerprint"] == fingerprint):
+            # Mid-scroll the list is kept even if the interests moved (positions must hold).
+            items, next_cursor = _page(viewer, cached["entries"], offset, limit, filters=_read_filters(vid))
+            if offset or len(items) == limit:
+                return RecPage(items=items, next_cursor=next_cursor, source="for_you")
+        # No usable list: rank again. Mid-scroll (the list expired) the position is kept;
+        # what the client already viewed is filtered as seen anyway.
+        entries = _build(viewer, vid, interests)
+        cache.feed_store(vid, entries, fingerprint=fingerprint)
         if entries:
-            items, next_cursor = _page(viewer, entries, offset, limit, just_filtered=just_filtered)
+            items, next_cursor = _page(viewer, entries, offset, limit)
             return RecPage(items=items, next_cursor=next_cursor, source="for_you")
     from feeds import selectors as feeds_selectors
 
@@ -704,7 +749,7 @@ def explain(*, user: User, post_id: int) -> dict[str, Any]:
     engagement = min(1.0, 3.0 * counters.engagement()) if counters else 0.0
     recency = recency_score(post.published_at or post.created_at, timezone.now())
     weights = settings.RECS_SCORE_WEIGHTS
-    cached = cache.feed_load(user.pk) or []
+    cached = (cache.feed_load(user.pk) or {"entries": []})["entries"]
     position = next((i for i, e in enumerate(cached) if e["post_id"] == post.pk), None)
     return {
         "post_id": post.pk, "author": post.author.handle, "shown": not reasons, "blocked_by": reasons,

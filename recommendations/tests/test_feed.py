@@ -109,6 +109,58 @@ def test_every_filter_removes_the_item_and_keeps_the_rest(auth_client, apply_fil
     assert _feed_ids(auth_client(viewer)) == [str(control.pk)]
 
 
+@pytest.mark.parametrize("apply_filter", [
+    _block, _mute, _shadowban, _moderation_hide, _seen, _not_interested_item, _not_interested_author, _own_post,
+    _followers_only, _deleted,
+])
+def test_a_kept_list_is_filtered_again_when_it_serves_a_page(auth_client, apply_filter, monkeypatch):
+    # given: a ranked list kept from a first page, then a filter that applies to its top item
+    viewer = _viewer_into_axis0()
+    author, other = UserFactory(), UserFactory()
+    target = make_post(author, "target", vector=unit((0, 1.0)))
+    control = make_post(other, "control", vector=unit((0, 1.0), (1, 0.1)))
+    client = auth_client(viewer)
+    first = client.get("/api/v1/feeds/for-you?limit=1").json()
+    assert [i["id"] for i in first["results"]] == [str(target.pk)]
+    apply_filter(viewer, author, target)
+
+    def not_ranked_again(*args, **kwargs):
+        raise AssertionError("the kept list should have served this page")
+
+    monkeypatch.setattr(selectors, "_build", not_ranked_again)
+
+    # then: the kept list serves both a reopened first page and the next page, without the item
+    assert _feed_ids(client, "/api/v1/feeds/for-you?limit=1") == [str(control.pk)]
+    assert _feed_ids(client, f"/api/v1/feeds/for-you?limit=1&cursor={first['next_cursor']}") == [str(control.pk)]
+
+
+def test_first_pages_come_from_the_kept_list_until_the_interests_change_or_it_runs_dry(auth_client, monkeypatch):
+    viewer = _viewer_into_axis0()
+    first = make_post(UserFactory(), "first", vector=unit((0, 1.0)))
+    client = auth_client(viewer)
+    assert _feed_ids(client, "/api/v1/feeds/for-you?limit=1") == [str(first.pk)]
+    builds = []
+    real_build = selectors._build
+    monkeypatch.setattr(selectors, "_build", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+
+    # reopening the tab: the kept list, not a new ranking (a post published since waits)
+    newer = make_post(UserFactory(), "newer", vector=unit((3, 1.0)))
+    assert _feed_ids(client, "/api/v1/feeds/for-you?limit=1") == [str(first.pk)]
+    assert builds == []
+
+    # the interests moved: ranked again, and the new interest's post is in
+    UserInterest.objects.create(user=viewer, slot=1, vector=unit((3, 1.0)), label="music", weight=2.0)
+    cache.interests_forget(viewer.pk)
+    assert str(newer.pk) in _feed_ids(client, "/api/v1/feeds/for-you?limit=5")
+    assert builds == [1]
+
+    # everything kept was seen: the kept list cannot fill a page, so it is ranked again
+    cache.seen_add(viewer.pk, [first.pk, newer.pk])
+    response = client.get("/api/v1/feeds/for-you?limit=1")
+    assert response.status_code == 200
+    assert builds == [1, 1]
+
+
 def test_candidate_filter_keeps_exactly_what_discoverable_q_keeps():
     # given: one public post by each kind of author, plus rows excluded by their own state
     viewer = UserFactory()

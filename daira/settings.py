@@ -565,6 +565,9 @@ RECS_EXPLORATION_SHARE = 0.1
 RECS_SEEN_MAX = 2000  # items remembered per user as seen (Redis sorted set)
 RECS_SEEN_TTL_S = 14 * 24 * 3600
 RECS_FEED_TTL_S = 15 * 60  # a ranked For-You list is cached this long for its next pages
+# After a user's interests move, their For-You list is re-ranked by a worker this many seconds
+# later (once per window), so the next first page is served from it, not ranked in the request.
+RECS_PREPARE_DEBOUNCE_S = env.int("DAIRA_RECS_PREPARE_DEBOUNCE_S", default=3)
 RECS_AUTHOR_CAP = 2  # at most this many items of one author in any RECS_CAP_WINDOW
 RECS_SOUND_CAP = 3
 RECS_CAP_WINDOW = 10

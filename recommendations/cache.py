@@ -51,15 +51,28 @@ def refit_key(user_id: int) -> str:
     return f"recs:refit:{user_id}"
 
 
+def prepare_key(user_id: int) -> str:
+    return f"recs:prepare:{user_id}"
+
+
+def _claim(keys: list[str], ttl_s: int) -> list[bool]:
+    if not keys:
+        return []
+    pipe = get_redis().pipeline()
+    for key in keys:
+        pipe.set(key, 1, nx=True, ex=max(1, ttl_s))
+    return [bool(ok) for ok in pipe.execute()]
+
+
 def refit_claim(user_ids: list[int], *, ttl_s: int) -> list[bool]:
     """Claim a refit of each user's interests for `ttl_s`; True where this call claimed it
     (no refit is already scheduled in the window)."""
-    if not user_ids:
-        return []
-    pipe = get_redis().pipeline()
-    for user_id in user_ids:
-        pipe.set(refit_key(user_id), 1, nx=True, ex=max(1, ttl_s))
-    return [bool(ok) for ok in pipe.execute()]
+    return _claim([refit_key(user_id) for user_id in user_ids], ttl_s)
+
+
+def prepare_claim(user_ids: list[int], *, ttl_s: int) -> list[bool]:
+    """Claim a re-rank of each user's For-You list for `ttl_s` (as `refit_claim`)."""
+    return _claim([prepare_key(user_id) for user_id in user_ids], ttl_s)
 
 
 def signals_claim(keys: list[str]) -> list[bool]:

@@ -617,9 +617,11 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
 
     The ranked list (candidates → filters → ranking) is cached for RECS_FEED_TTL_S with the
     fingerprint of the interests it was built from. Next pages walk it; a first page (no
-    cursor) is served from it too while the interests are unchanged and it still fills a
-    page, so reopening the tab or pulling to refresh shows the next unseen items without
-    ranking again; otherwise the first page ranks afresh. Whatever comes from the cache is
+    cursor) is served from it too while the interests are unchanged and it still has unseen
+    items, so reopening the tab or pulling to refresh shows the next unseen items without
+    ranking again; otherwise the first page ranks afresh. When the interests move, a worker
+    re-ranks the list a few seconds later (`for_you_prepare`), so the next first page
+    rarely has to rank inside the request. Whatever comes from the cache is
     filtered again at read time (`_page`). Cold users (no interest vectors) and logged-out
     viewers get the Explore feed (trending + fresh), reason "Popular right now". Raises
     Invalid on a bad cursor."""
@@ -632,7 +634,9 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
         if cached is not None and (offset or cached["fingerprint"] == fingerprint):
             # Mid-scroll the list is kept even if the interests moved (positions must hold).
             items, next_cursor = _page(viewer, cached["entries"], offset, limit, filters=_read_filters(vid))
-            if offset or len(items) == limit:
+            # A first page it cannot fill is ranked again, unless the list already held all
+            # the ranking found (shorter than LIST_SIZE) and some of it is still unseen.
+            if offset or len(items) == limit or (items and len(cached["entries"]) < LIST_SIZE):
                 return RecPage(items=items, next_cursor=next_cursor, source="for_you")
         # No usable list: rank again. Mid-scroll (the list expired) the position is kept;
         # what the client already viewed is filtered as seen anyway.
@@ -651,6 +655,21 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
         if item.post.pk not in not_posts and item.post.author_id not in not_authors and item.post.author_id != vid
     ]
     return RecPage(items=items, next_cursor=page.next_cursor, source="trending")
+
+
+def for_you_prepare(*, user_id: int) -> int:
+    """Rank `user_id`'s For-You list now and keep it (with its interests' fingerprint), so
+    their next first page is served from it instead of ranking inside the request. Run by a
+    worker after the user's interests move (`services._prepare_soon`). Returns the number of
+    entries kept (0, and any kept list dropped, for a user who is gone or has no interests)."""
+    user = User.objects.filter(pk=user_id, status=policy.ACTIVE).first()
+    interests = user_interests(user_id=user_id) if user is not None else []
+    if not interests:
+        cache.feed_forget(user_id)
+        return 0
+    entries = _build(user, user_id, interests)
+    cache.feed_store(user_id, entries, fingerprint=interests_fingerprint(interests))
+    return len(entries)
 
 
 # --- item-to-item and creators -------------------------------------------------------------------------------

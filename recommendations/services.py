@@ -356,8 +356,21 @@ def interactions_process(*, interaction_ids: Iterable[int], since: datetime | st
             if vector is not None:
                 interest_apply(user_id=user_id, vector=np.asarray(vector, dtype=np.float32), positive=strength > 0,
                                post_id=post_id)
-        _refit_soon(sorted({user_id for user_id, _, _ in moves}))
+        movers = sorted({user_id for user_id, _, _ in moves})
+        _refit_soon(movers)
+        _prepare_soon(movers)
     return len(rows)
+
+
+def _prepare_soon(user_ids: list[int]) -> None:
+    """Re-rank these users' For-You lists RECS_PREPARE_DEBOUNCE_S from now, once per user
+    per window, so the first page they open next finds a list ranked from their moved
+    interests (`selectors.for_you_prepare`) instead of ranking inside the request."""
+    delay = int(settings.RECS_PREPARE_DEBOUNCE_S)
+    for user_id, claimed in zip(user_ids, cache.prepare_claim(user_ids, ttl_s=delay), strict=True):
+        if claimed:
+            transaction.on_commit(lambda uid=user_id: tasks.for_you_prepare_task.apply_async(
+                kwargs={"user_id": uid}, countdown=delay))
 
 
 def _refit_soon(user_ids: list[int]) -> None:
@@ -599,6 +612,7 @@ def interests_refit(*, user_id: int) -> list[UserInterest] | None:
         for slot, (vector, weight, meta) in enumerate(zip(vectors, weights, metas, strict=True))
     ])
     _interests_cache_refresh(user_id)
+    _prepare_soon([user_id])
     return list(UserInterest.objects.filter(user_id=user_id).order_by("slot"))
 
 

@@ -32,6 +32,15 @@ def interests_refit_task(*, user_id: int) -> int:
 
 
 @app.task(**RETRY)
+def for_you_prepare_task(*, user_id: int) -> int:
+    """Re-rank and keep a user's For-You list after their interests moved (debounced, by
+    interactions_process and interests_refit). Returns the entries kept."""
+    from recommendations import selectors
+
+    return selectors.for_you_prepare(user_id=int(user_id))
+
+
+@app.task(**RETRY)
 def post_embed_task(*, post_id: int, **_: object) -> int:
     """On "post.published": embed the post (or give it a fallback vector)."""
     return services.items_embed(post_ids=[int(post_id)])

@@ -212,6 +212,49 @@ def test_not_interested_event_hides_the_item_from_the_next_feed(auth_client, eag
     assert {target.pk, other.pk}  # both by the muted-by-choice author
 
 
+def test_a_like_that_moves_the_interests_has_a_worker_rank_the_next_first_page(
+        auth_client, eager_tasks, django_capture_on_commit_callbacks, monkeypatch):
+    from recommendations.tests.conftest import event
+
+    # given: a viewer into axis 0 whose list is kept, and a post on axis 3 they then like
+    viewer = _viewer_into_axis0()
+    make_post(UserFactory(), "football", vector=unit((0, 1.0)))
+    liked = make_post(UserFactory(), "music", vector=unit((3, 1.0)))
+    nearby = make_post(UserFactory(), "more music", vector=unit((3, 1.0), (4, 0.1)))
+    client = auth_client(viewer)
+    _feed_ids(client)
+    before = cache.feed_load(viewer.pk)["fingerprint"]
+
+    # when: the like is ingested (tasks run inline: processing moves the interests, then the
+    # debounced re-rank runs)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/events", {"events": [event("l1", "LIKE", liked.pk)]}, format="json")
+    assert response.status_code == 202, response.content
+
+    # then: a list ranked from the moved interests is kept, and the next first page is served
+    # from it without ranking inside the request
+    kept = cache.feed_load(viewer.pk)
+    assert kept["fingerprint"] == selectors.interests_fingerprint(selectors.user_interests(user_id=viewer.pk))
+    assert kept["fingerprint"] != before
+
+    def not_ranked_again(*args, **kwargs):
+        raise AssertionError("the worker's list should have served this page")
+
+    monkeypatch.setattr(selectors, "_build", not_ranked_again)
+    assert str(nearby.pk) in _feed_ids(client)
+
+
+def test_prepare_drops_the_list_of_a_user_without_interests():
+    viewer = _viewer_into_axis0()
+    make_post(UserFactory(), "football", vector=unit((0, 1.0)))
+    assert selectors.for_you_prepare(user_id=viewer.pk) == 1
+    UserInterest.objects.filter(user=viewer).delete()
+    cache.interests_forget(viewer.pk)
+
+    assert selectors.for_you_prepare(user_id=viewer.pk) == 0
+    assert cache.feed_load(viewer.pk) is None
+
+
 def _cand(pid, author, sound=None, similarity=1.0):
     return {"post_id": pid, "author_id": author, "sound_id": sound, "similarity": similarity, "recency": 0.0,
             "engagement": 0.0, "vector": None, "explore": False, "reason": "r"}

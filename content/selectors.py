@@ -154,25 +154,48 @@ def post_rows_for_render(queryset: QuerySet[Post]) -> QuerySet[Post]:
     return queryset.select_related("author__profile", "sound").defer(*_AUTHOR_COLUMNS_NOT_RENDERED)
 
 
+def _media_rows_by_posts(slots: Slots) -> QuerySet[PostMedia]:
+    by_posts = RawSQL(f'"{PostMedia._meta.db_table}"."post_id" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
+                      output_field=BooleanField())
+    return PostMedia.objects.select_related("asset").filter(by_posts).order_by("post_id", "position")
+
+
+# The media of a page's posts, as a prepared statement: Django's prefetch machinery cost about
+# 2.5 ms of CPU for 20 video posts (building the lookup, the query and the per-instance caches).
+_MEDIA_ROWS = PreparedQuery(lambda _variant, slots: _media_rows_by_posts(slots))
+
+
+def _evaluated_media(post: Post, items: list[PostMedia]) -> QuerySet[PostMedia]:
+    """What `post.media_items.all()` returns once prefetched: `items` as an evaluated
+    queryset that, like the related manager's, is still filtered to this post when chained
+    (`.filter()`, `.exists()` on a clone...): the filter is deferred, as the manager defers it."""
+    queryset = QuerySet(model=PostMedia)
+    queryset._deferred_filter = (False, (), {"post_id": post.pk})  # applied on first .query access
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    return queryset
+
+
 def posts_prefetch_media(posts: list[Post]) -> list[Post]:
-    """Load the media (with assets) of already-filtered posts in one query.
+    """Load the media (with assets) of already-filtered posts in one query, for those not
+    prefetched yet; `post.media_items.all()` then reads them without a query.
 
     Text posts have none: a post's kind is fixed from its media when it is created and media
     are never attached later (content.services.post_create; the admin inline is read-only),
-    so they get an empty prefetch without a query, and a page of text posts (threads, most
+    so they get an empty list without a query, and a page of text posts (threads, most
     replies) costs no media query at all."""
-    from django.db.models import prefetch_related_objects
-
-    with_media = [p for p in posts if p.__dict__.get("kind") != Post.Kind.TEXT]
+    todo = [p for p in posts if "media_items" not in p.__dict__.get("_prefetched_objects_cache", {})]
+    with_media = [p.pk for p in todo if p.__dict__.get("kind") != Post.Kind.TEXT]
+    by_post: dict[int, list[PostMedia]] = {}
     if with_media:
-        prefetch_related_objects(with_media, _media_prefetch())
-    if len(with_media) < len(posts):
-        no_media = PostMedia.objects.none()  # one evaluated empty result, shared (reads never mutate it)
-        no_media._result_cache = []
-        no_media._prefetch_done = True
-        for post in posts:
-            if post.__dict__.get("kind") == Post.Kind.TEXT:
-                post.__dict__.setdefault("_prefetched_objects_cache", {})["media_items"] = no_media
+        for item in _MEDIA_ROWS.run(None, ids=with_media):
+            by_post.setdefault(item.post_id, []).append(item)
+    cache_post = PostMedia.post.field.set_cached_value
+    for post in todo:
+        items = by_post.get(post.pk, [])
+        for item in items:
+            cache_post(item, post)  # item.post without a query, as a prefetch leaves it
+        post.__dict__.setdefault("_prefetched_objects_cache", {})["media_items"] = _evaluated_media(post, items)
     return posts
 
 

@@ -67,6 +67,24 @@ def test_post_kinds_follow_the_media(image, video):
     assert [m.position for m in carousel.media_items.all()] == [0, 1, 2]
 
 
+def test_render_loaded_media_read_without_queries_and_chain_like_the_related_manager(
+        image, video, django_assert_num_queries):
+    viewer, author = UserFactory(), UserFactory()
+    carousel = services.post_create(author=author, media_ids=[image(author).pk, video(author).pk, image(author).pk])
+    photo = services.post_create(author=author, media_ids=[image(author).pk])
+    text = services.post_create(author=author, body="words")
+
+    posts = selectors.posts_visible_by_ids(viewer=viewer, post_ids=[carousel.pk, photo.pk, text.pk])
+
+    with django_assert_num_queries(0):  # loaded with the page, each item knowing its post and asset
+        assert [[m.position for m in p.media_items.all()] for p in posts] == [[0, 1, 2], [0], []]
+        assert all(m.post is p and m.asset.pk == m.asset_id for p in posts for m in p.media_items.all())
+    # a chained query is still this post's, as with the related manager
+    assert [m.position for m in posts[0].media_items.filter(position__gte=1)] == [1, 2]
+    assert posts[1].media_items.filter(position=0).exists()
+    assert posts[2].media_items.count() == 0
+
+
 def test_video_longer_than_ten_minutes_is_refused(video):
     author = UserFactory()
 

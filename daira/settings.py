@@ -564,7 +564,10 @@ RECS_CANDIDATES_PER_INTEREST = 100
 RECS_EXPLORATION_SHARE = 0.1
 RECS_SEEN_MAX = 2000  # items remembered per user as seen (Redis sorted set)
 RECS_SEEN_TTL_S = 14 * 24 * 3600
-RECS_FEED_TTL_S = 15 * 60  # a ranked For-You list is cached this long for its next pages
+# A ranked For-You list is kept RECS_FEED_KEEP_S; once older than RECS_FEED_TTL_S, serving it
+# also asks a worker to re-rank it (the next first page gets the fresh one).
+RECS_FEED_TTL_S = 15 * 60
+RECS_FEED_KEEP_S = 6 * 3600
 # After a user's interests move, their For-You list is re-ranked by a worker this many seconds
 # later (once per window), so the next first page is served from it, not ranked in the request.
 RECS_PREPARE_DEBOUNCE_S = env.int("DAIRA_RECS_PREPARE_DEBOUNCE_S", default=3)

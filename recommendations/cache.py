@@ -4,6 +4,7 @@ and the ranked For-You list kept for the next pages. All keys start with `recs:`
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterable
 
@@ -105,21 +106,27 @@ def interests_forget(user_id: int) -> None:
     get_redis().delete(interests_key(user_id))
 
 
-def feed_store(user_id: int, entries: list[dict], *, fingerprint: str = "") -> None:
-    """Keep a ranked For-You list for RECS_FEED_TTL_S, with the fingerprint of the interests
-    it was ranked from (`selectors.interests_fingerprint`)."""
-    payload = {"fingerprint": fingerprint, "entries": entries}
-    get_redis().set(feed_key(user_id), json.dumps(payload), ex=settings.RECS_FEED_TTL_S)
+def feed_store(user_id: int, entries: list[dict], *, fingerprint: str = "") -> int:
+    """Keep a ranked For-You list for RECS_FEED_KEEP_S, with the fingerprint of the interests
+    it was ranked from (`selectors.interests_fingerprint`), when it was ranked and a new list
+    id (cursors name it). Returns the list id."""
+    list_id = secrets.randbits(40) or 1
+    payload = {"fingerprint": fingerprint, "entries": entries, "list_id": list_id, "built_at": time.time()}
+    get_redis().set(feed_key(user_id), json.dumps(payload), ex=settings.RECS_FEED_KEEP_S)
+    return list_id
 
 
 def feed_load(user_id: int) -> dict | None:
-    """{"fingerprint", "entries"} of the kept list, or None. A list kept in the older shape
-    (a bare list of entries) loads with no fingerprint: it still serves next pages."""
+    """{"fingerprint", "entries", "list_id", "built_at"} of the kept list, or None. A list
+    kept in an older shape (a bare list of entries, or no id) loads with list id 0 and no
+    fingerprint: it still serves cursors, not first pages."""
     raw = get_redis().get(feed_key(user_id))
     if raw is None:
         return None
     value = json.loads(raw)
-    return {"fingerprint": "", "entries": value} if isinstance(value, list) else value
+    if isinstance(value, list):
+        value = {"entries": value}
+    return {"fingerprint": "", "list_id": 0, "built_at": 0.0, **value}
 
 
 def feed_forget(user_id: int) -> None:

@@ -13,9 +13,9 @@ For-You pipeline (DESIGN.md "Watch events → For-You"):
    already on the list; then caps: ≤ RECS_AUTHOR_CAP per author and ≤ RECS_SOUND_CAP per
    sound in any RECS_CAP_WINDOW consecutive items; ~RECS_EXPLORATION_SHARE exploration slots;
 4. cold or logged-out viewers get trending/explore (feeds.selectors.explore).
-The ranked list is cached in Redis for RECS_FEED_TTL_S (cursors are positions in it) and
-serves first pages too while the interests it was built from are unchanged; anything read
-from it is filtered again (step 2) when it is served.
+The ranked list is kept in Redis (cursors name it and a position in it) and serves first
+pages too while the interests it was ranked from are unchanged; workers re-rank it when the
+interests move or it grows old; anything read from it is filtered again (step 2) when served.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,7 +44,7 @@ from daira.lib import ids
 from daira.lib.errors import NotFound
 from daira.lib.pagination import decode_cursor, encode_cursor
 from daira.lib.redis import get_redis
-from recommendations import cache
+from recommendations import cache, services
 from recommendations.models import (
     ItemCounters,
     ItemVector,
@@ -578,9 +579,21 @@ def _read_filters(vid: int) -> _ReadFilters:
     return _ReadFilters(seen=cache.seen_ids(vid), not_posts=not_posts, not_authors=not_authors)
 
 
+# A For-You cursor names the kept list it walks and a position in it: list_id · 1000 + position
+# (LIST_SIZE < 1000). A cursor of a list that has been re-ranked since starts the new list at
+# the top (what the client viewed is filtered as seen); list id 0 is a bare position (cursors
+# made before lists had ids).
+_POSITIONS_PER_LIST = 1000
+
+
+def _cursor(list_id: int, position: int | None) -> str | None:
+    return None if position is None else encode_cursor(list_id * _POSITIONS_PER_LIST + position)
+
+
 def _page(viewer, entries: list[dict], offset: int, limit: int, *,
-          filters: _ReadFilters | None = None) -> tuple[list[RecItem], str | None]:
-    """Visible posts from `entries` starting at `offset`.
+          filters: _ReadFilters | None = None) -> tuple[list[RecItem], int | None]:
+    """Visible posts from `entries` starting at `offset`, and the position to continue from
+    (None at the end of the list).
 
     `filters` None: `entries` were ranked in THIS request from candidates `_filter` let
     through, so only the rows' own state is checked again (`posts_for_render_after_policy`).
@@ -609,42 +622,50 @@ def _page(viewer, entries: list[dict], offset: int, limit: int, *,
                 items.append(RecItem(post=post, reason=entry["reason"], score=entry["score"]))
                 if len(items) == limit:
                     break
-    return items, (encode_cursor(position) if position < len(entries) and items else None)
+    return items, (position if position < len(entries) and items else None)
 
 
 def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
     """The For-You feed page for `viewer` (None/anonymous allowed), each item with a reason.
 
-    The ranked list (candidates → filters → ranking) is cached for RECS_FEED_TTL_S with the
-    fingerprint of the interests it was built from. Next pages walk it; a first page (no
-    cursor) is served from it too while the interests are unchanged and it still has unseen
-    items, so reopening the tab or pulling to refresh shows the next unseen items without
-    ranking again; otherwise the first page ranks afresh. When the interests move, a worker
-    re-ranks the list a few seconds later (`for_you_prepare`), so the next first page
-    rarely has to rank inside the request. Whatever comes from the cache is
-    filtered again at read time (`_page`). Cold users (no interest vectors) and logged-out
-    viewers get the Explore feed (trending + fresh), reason "Popular right now". Raises
-    Invalid on a bad cursor."""
-    offset = decode_cursor(cursor) or 0
+    The ranked list (candidates → filters → ranking) is kept in Redis (RECS_FEED_KEEP_S)
+    with the fingerprint of the interests it was ranked from. Cursors walk it; a first page
+    (no cursor) is served from it too while the interests are unchanged and it still has
+    unseen items, so reopening the tab or pulling to refresh shows the next unseen items
+    without ranking inside the request. A worker re-ranks the list (`for_you_prepare`) a few
+    seconds after the interests move, when a served list is older than RECS_FEED_TTL_S, and
+    when a page reaches its last stretch, so a first page rarely ranks in the request: only
+    without a usable list (first visit, interests moved moments ago, everything seen).
+    Whatever comes from the kept list is filtered again at read time (`_page`). Cold users
+    (no interest vectors) and logged-out viewers get the Explore feed (trending + fresh),
+    reason "Popular right now". Raises Invalid on a bad cursor."""
+    list_id, position = divmod(decode_cursor(cursor) or 0, _POSITIONS_PER_LIST)
     vid = policy.viewer_id(viewer)
     interests = user_interests(user_id=vid) if vid is not None else []
     if interests:
-        cached = cache.feed_load(vid)
+        kept = cache.feed_load(vid)
         fingerprint = interests_fingerprint(interests)
-        if cached is not None and (offset or cached["fingerprint"] == fingerprint):
-            # Mid-scroll the list is kept even if the interests moved (positions must hold).
-            items, next_cursor = _page(viewer, cached["entries"], offset, limit, filters=_read_filters(vid))
+        continuing = kept is not None and cursor is not None and list_id in (kept["list_id"], 0)
+        if kept is not None and (continuing or kept["fingerprint"] == fingerprint):
+            # Mid-scroll a list is walked on even if the interests moved (a worker re-ranks it);
+            # a cursor of an older list starts the kept one at the top.
+            entries = kept["entries"]
+            items, next_position = _page(viewer, entries, position if continuing else 0, limit,
+                                         filters=_read_filters(vid))
             # A first page it cannot fill is ranked again, unless the list already held all
             # the ranking found (shorter than LIST_SIZE) and some of it is still unseen.
-            if offset or len(items) == limit or (items and len(cached["entries"]) < LIST_SIZE):
-                return RecPage(items=items, next_cursor=next_cursor, source="for_you")
-        # No usable list: rank again. Mid-scroll (the list expired) the position is kept;
-        # what the client already viewed is filtered as seen anyway.
+            if cursor is not None or len(items) == limit or (items and len(entries) < LIST_SIZE):
+                # (a list shorter than LIST_SIZE already held everything the ranking found)
+                running_out = len(entries) == LIST_SIZE and (
+                    next_position is None or len(entries) - next_position < limit)
+                if running_out or time.time() - kept["built_at"] > settings.RECS_FEED_TTL_S:
+                    services.for_you_prepare_soon([vid])
+                return RecPage(items=items, next_cursor=_cursor(kept["list_id"], next_position), source="for_you")
         entries = _build(viewer, vid, interests)
-        cache.feed_store(vid, entries, fingerprint=fingerprint)
+        new_list = cache.feed_store(vid, entries, fingerprint=fingerprint)
         if entries:
-            items, next_cursor = _page(viewer, entries, offset, limit)
-            return RecPage(items=items, next_cursor=next_cursor, source="for_you")
+            items, next_position = _page(viewer, entries, 0, limit)  # a new list starts at the top
+            return RecPage(items=items, next_cursor=_cursor(new_list, next_position), source="for_you")
     from feeds import selectors as feeds_selectors
 
     page = feeds_selectors.explore(viewer=viewer, cursor=cursor, limit=limit)
@@ -660,7 +681,7 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
 def for_you_prepare(*, user_id: int) -> int:
     """Rank `user_id`'s For-You list now and keep it (with its interests' fingerprint), so
     their next first page is served from it instead of ranking inside the request. Run by a
-    worker after the user's interests move (`services._prepare_soon`). Returns the number of
+    worker after the user's interests move (`services.for_you_prepare_soon`). Returns the number of
     entries kept (0, and any kept list dropped, for a user who is gone or has no interests)."""
     user = User.objects.filter(pk=user_id, status=policy.ACTIVE).first()
     interests = user_interests(user_id=user_id) if user is not None else []
@@ -687,8 +708,8 @@ def similar_posts(*, viewer, post_id: Any, cursor: str | None = None, limit: int
     rows = _filter(viewer, [pid for pid, _ in hits], seen=set(), not_posts=not_posts, not_authors=not_authors)
     entries = [{"post_id": pid, "reason": "Similar to this post", "score": round(sim, 4)} for pid, sim in hits
                if pid in rows]
-    items, next_cursor = _page(viewer, entries, decode_cursor(cursor) or 0, limit)
-    return RecPage(items=items, next_cursor=next_cursor, source="similar")
+    items, next_position = _page(viewer, entries, decode_cursor(cursor) or 0, limit)
+    return RecPage(items=items, next_cursor=_cursor(0, next_position), source="similar")
 
 
 @dataclass

@@ -358,14 +358,15 @@ def interactions_process(*, interaction_ids: Iterable[int], since: datetime | st
                                post_id=post_id)
         movers = sorted({user_id for user_id, _, _ in moves})
         _refit_soon(movers)
-        _prepare_soon(movers)
+        for_you_prepare_soon(movers)
     return len(rows)
 
 
-def _prepare_soon(user_ids: list[int]) -> None:
+def for_you_prepare_soon(user_ids: list[int]) -> None:
     """Re-rank these users' For-You lists RECS_PREPARE_DEBOUNCE_S from now, once per user
-    per window, so the first page they open next finds a list ranked from their moved
-    interests (`selectors.for_you_prepare`) instead of ranking inside the request."""
+    per window (`selectors.for_you_prepare`), so the first page they open next finds a list
+    ranked from their current interests instead of ranking inside the request. Called when
+    the interests move and by For-You when a served list is old or nearly used up."""
     delay = int(settings.RECS_PREPARE_DEBOUNCE_S)
     for user_id, claimed in zip(user_ids, cache.prepare_claim(user_ids, ttl_s=delay), strict=True):
         if claimed:
@@ -612,7 +613,7 @@ def interests_refit(*, user_id: int) -> list[UserInterest] | None:
         for slot, (vector, weight, meta) in enumerate(zip(vectors, weights, metas, strict=True))
     ])
     _interests_cache_refresh(user_id)
-    _prepare_soon([user_id])
+    for_you_prepare_soon([user_id])
     return list(UserInterest.objects.filter(user_id=user_id).order_by("slot"))
 
 

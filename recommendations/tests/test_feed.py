@@ -161,6 +161,43 @@ def test_first_pages_come_from_the_kept_list_until_the_interests_change_or_it_ru
     assert builds == [1, 1]
 
 
+def test_a_cursor_of_a_re_ranked_list_starts_the_new_list_at_the_top(auth_client):
+    from daira.lib.pagination import encode_cursor
+
+    # given: a first page of list A, its item reported seen, then a better post and a re-rank
+    viewer = _viewer_into_axis0()
+    t1 = make_post(UserFactory(), "t1", vector=unit((0, 1.0), (1, 0.2)))
+    t2 = make_post(UserFactory(), "t2", vector=unit((0, 1.0), (1, 0.4)))
+    client = auth_client(viewer)
+    first = client.get("/api/v1/feeds/for-you?limit=1").json()
+    assert [i["id"] for i in first["results"]] == [str(t1.pk)]
+    cache.seen_add(viewer.pk, [t1.pk])
+    best = make_post(UserFactory(), "best", vector=unit((0, 1.0)))
+    selectors.for_you_prepare(user_id=viewer.pk)
+
+    # then: list A's cursor continues at the top of the new list (the better post is not
+    # skipped), while a bare position (a cursor from before list ids) is a position
+    assert _feed_ids(client, f"/api/v1/feeds/for-you?limit=1&cursor={first['next_cursor']}") == [str(best.pk)]
+    assert _feed_ids(client, f"/api/v1/feeds/for-you?limit=1&cursor={encode_cursor(1)}") == [str(t2.pk)]
+
+
+def test_serving_an_old_list_asks_a_worker_to_re_rank_it(auth_client, monkeypatch, settings):
+    from recommendations import services as recs_services
+
+    viewer = _viewer_into_axis0()
+    post = make_post(UserFactory(), "p", vector=unit((0, 1.0)))
+    client = auth_client(viewer)
+    assert _feed_ids(client) == [str(post.pk)]
+    asked = []
+    monkeypatch.setattr(recs_services, "for_you_prepare_soon", asked.append)
+
+    assert _feed_ids(client) == [str(post.pk)]  # fresh: served, nothing asked
+    assert asked == []
+    settings.RECS_FEED_TTL_S = 0
+    assert _feed_ids(client) == [str(post.pk)]  # old: still served, and a re-rank is asked for
+    assert asked == [[viewer.pk]]
+
+
 def test_candidate_filter_keeps_exactly_what_discoverable_q_keeps():
     # given: one public post by each kind of author, plus rows excluded by their own state
     viewer = UserFactory()

@@ -48,7 +48,7 @@ from content.models import (
 )
 from daira.lib.errors import Invalid, NotFound
 from daira.lib.pagination import Page, encode_cursor, paginate_by_id
-from daira.lib.prepared import PreparedQuery, Slots
+from daira.lib.prepared import PreparedQuery, Slots, execute_prepared
 from daira.lib.text import normalize_hashtag
 from social import policy
 
@@ -360,35 +360,33 @@ _VIEWER_MARKS_SQL: str | None = None
 
 def _viewer_marks(vid: int, post_ids: list[int]) -> tuple[dict[int, str], set[int], set[int], bool]:
     """The viewer's reactions, bookmarks and reposts among `post_ids`, and their data-saver
-    setting (True when they have no settings row), in ONE round trip."""
+    setting (True when they have no settings row), in ONE round trip (a prepared statement:
+    every card page runs it)."""
     global _VIEWER_MARKS_SQL
-    from django.db import connection
-
     from accounts.models import UserSettings
 
     if _VIEWER_MARKS_SQL is None:
         r, b, p, u = (m._meta.db_table for m in (Reaction, Bookmark, Repost, UserSettings))
         _VIEWER_MARKS_SQL = f"""
-            SELECT 'r', post_id, reaction FROM "{r}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
-            UNION ALL SELECT 'b', post_id, NULL FROM "{b}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
-            UNION ALL SELECT 'p', post_id, NULL FROM "{p}" WHERE user_id = %(v)s AND post_id = ANY(%(ids)s::bigint[])
-            UNION ALL SELECT 's', NULL, CASE WHEN data_saver THEN 't' ELSE 'f' END FROM "{u}" WHERE user_id = %(v)s
+            SELECT 'r', post_id, reaction FROM "{r}" WHERE user_id = %s::bigint AND post_id = ANY(%s::bigint[])
+            UNION ALL SELECT 'b', post_id, NULL FROM "{b}" WHERE user_id = %s::bigint AND post_id = ANY(%s::bigint[])
+            UNION ALL SELECT 'p', post_id, NULL FROM "{p}" WHERE user_id = %s::bigint AND post_id = ANY(%s::bigint[])
+            UNION ALL SELECT 's', NULL, CASE WHEN data_saver THEN 't' ELSE 'f' END FROM "{u}" WHERE user_id = %s::bigint
         """
     reactions: dict[int, str] = {}
     saved: set[int] = set()
     reposted: set[int] = set()
     data_saver = True
-    with connection.cursor() as cursor:
-        cursor.execute(_VIEWER_MARKS_SQL, {"v": vid, "ids": list(post_ids)})
-        for kind, post_id, value in cursor.fetchall():
-            if kind == "r":
-                reactions[post_id] = value
-            elif kind == "b":
-                saved.add(post_id)
-            elif kind == "p":
-                reposted.add(post_id)
-            else:
-                data_saver = value == "t"
+    ids = list(post_ids)
+    for kind, post_id, value in execute_prepared(_VIEWER_MARKS_SQL, [vid, ids, vid, ids, vid, ids, vid]):
+        if kind == "r":
+            reactions[post_id] = value
+        elif kind == "b":
+            saved.add(post_id)
+        elif kind == "p":
+            reposted.add(post_id)
+        else:
+            data_saver = value == "t"
     return reactions, saved, reposted, data_saver
 
 

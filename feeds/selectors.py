@@ -234,9 +234,11 @@ def _home_chronological(viewer, vid: int, max_id: int | None, limit: int) -> Fee
     items: list[FeedItem] = []
     seen: set[int] = set()
     upper = max_id
-    # Most pages lose nothing to the policy: ask for one page (+ a small margin) first, and
-    # double only when filtering ate into it, so a normal page hydrates ~limit posts.
-    batch = want + 4
+    # Most pages lose nothing to the policy (blocks, mutes, unfollows and deletions also take
+    # entries out of the feeds when they happen): ask for exactly one page (+1, to know whether
+    # there is more) first, and double only when filtering ate into it, so a normal page loads
+    # limit + 1 rows.
+    batch = want
     exhausted = False
     for _ in range(MAX_ROUNDS):
         entries, exhausted = _fetch_entries(client, key, big, upper, batch)

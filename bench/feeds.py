@@ -472,8 +472,8 @@ def _in_process(viewers: dict[int, list], repeat: int) -> dict:
 
         def fanout_policy_sql(user):
             # Same, with the full visibility policy as SQL (compiled once per viewer beforehand):
-            # what the selector costs minus Django's per-call query building (its first batch: 25).
-            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 25)
+            # what the selector costs minus Django's per-call query building (its first batch: 21).
+            entries, _ = selectors._fetch_entries(client, timelines.home_key(user.pk), big[user.pk], None, 21)
             ids = [e.post_id for e in entries]
             if user.pk not in compiled:
                 qs = content_selectors.post_list_visible_to(viewer=user).filter(

@@ -628,14 +628,15 @@ def _page(viewer, entries: list[dict], offset: int, limit: int, *,
 def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
     """The For-You feed page for `viewer` (None/anonymous allowed), each item with a reason.
 
-    The ranked list (candidates → filters → ranking) is kept in Redis (RECS_FEED_KEEP_S)
-    with the fingerprint of the interests it was ranked from. Cursors walk it; a first page
-    (no cursor) is served from it too while the interests are unchanged and it still has
-    unseen items, so reopening the tab or pulling to refresh shows the next unseen items
-    without ranking inside the request. A worker re-ranks the list (`for_you_prepare`) a few
-    seconds after the interests move, when a served list is older than RECS_FEED_TTL_S, and
-    when a page reaches its last stretch, so a first page rarely ranks in the request: only
-    without a usable list (first visit, interests moved moments ago, everything seen).
+    The ranked list (candidates → filters → ranking) is ranked by workers and kept in Redis
+    (RECS_FEED_KEEP_S) with the fingerprint of the interests it was ranked from. Cursors walk
+    it; a first page (no cursor) is served from it too while it has unseen items, so
+    reopening the tab or pulling to refresh shows the next unseen items without ranking
+    inside the request. A worker re-ranks the list (`for_you_prepare`) a few seconds after
+    the interests move, and when a served list was ranked from other interests, is older
+    than RECS_FEED_TTL_S or reaches its last stretch; until it has, the list in hand keeps
+    serving. A first page ranks inside the request only without a usable list: a first
+    visit (or six hours away), onboarding just picked new interests, everything seen.
     Whatever comes from the kept list is filtered again at read time (`_page`). Cold users
     (no interest vectors) and logged-out viewers get the Explore feed (trending + fresh),
     reason "Popular right now". Raises Invalid on a bad cursor."""
@@ -645,20 +646,23 @@ def for_you(*, viewer, cursor: str | None = None, limit: int = 20) -> RecPage:
     if interests:
         kept = cache.feed_load(vid)
         fingerprint = interests_fingerprint(interests)
-        continuing = kept is not None and cursor is not None and list_id in (kept["list_id"], 0)
-        if kept is not None and (continuing or kept["fingerprint"] == fingerprint):
-            # Mid-scroll a list is walked on even if the interests moved (a worker re-ranks it);
-            # a cursor of an older list starts the kept one at the top.
+        if kept is not None:
+            # A cursor of this list continues it; a first page, or a cursor of a list that has
+            # been re-ranked since, starts the kept list at the top (viewed items are seen).
+            continuing = cursor is not None and list_id in (kept["list_id"], 0)
             entries = kept["entries"]
             items, next_position = _page(viewer, entries, position if continuing else 0, limit,
                                          filters=_read_filters(vid))
             # A first page it cannot fill is ranked again, unless the list already held all
             # the ranking found (shorter than LIST_SIZE) and some of it is still unseen.
-            if cursor is not None or len(items) == limit or (items and len(entries) < LIST_SIZE):
-                # (a list shorter than LIST_SIZE already held everything the ranking found)
+            if continuing or len(items) == limit or (items and len(entries) < LIST_SIZE):
+                # Served; a worker re-ranks it when it was ranked from interests that have
+                # moved since, is old, or is nearly used up (a list shorter than LIST_SIZE
+                # already held everything the ranking found).
                 running_out = len(entries) == LIST_SIZE and (
                     next_position is None or len(entries) - next_position < limit)
-                if running_out or time.time() - kept["built_at"] > settings.RECS_FEED_TTL_S:
+                if (kept["fingerprint"] != fingerprint or running_out
+                        or time.time() - kept["built_at"] > settings.RECS_FEED_TTL_S):
                     services.for_you_prepare_soon([vid])
                 return RecPage(items=items, next_cursor=_cursor(kept["list_id"], next_position), source="for_you")
         entries = _build(viewer, vid, interests)

@@ -134,27 +134,34 @@ def test_a_kept_list_is_filtered_again_when_it_serves_a_page(auth_client, apply_
     assert _feed_ids(client, f"/api/v1/feeds/for-you?limit=1&cursor={first['next_cursor']}") == [str(control.pk)]
 
 
-def test_first_pages_come_from_the_kept_list_until_the_interests_change_or_it_runs_dry(auth_client, monkeypatch):
+def test_first_pages_come_from_the_kept_list_a_worker_re_ranks_after_the_interests_move(auth_client, monkeypatch):
+    from recommendations import services as recs_services
+
     viewer = _viewer_into_axis0()
     first = make_post(UserFactory(), "first", vector=unit((0, 1.0)))
     client = auth_client(viewer)
     assert _feed_ids(client, "/api/v1/feeds/for-you?limit=1") == [str(first.pk)]
-    builds = []
+    builds, asked = [], []
     real_build = selectors._build
     monkeypatch.setattr(selectors, "_build", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    monkeypatch.setattr(recs_services, "for_you_prepare_soon", asked.append)
 
     # reopening the tab: the kept list, not a new ranking (a post published since waits)
     newer = make_post(UserFactory(), "newer", vector=unit((3, 1.0)))
     assert _feed_ids(client, "/api/v1/feeds/for-you?limit=1") == [str(first.pk)]
-    assert builds == []
+    assert (builds, asked) == ([], [])
 
-    # the interests moved: ranked again, and the new interest's post is in
+    # the interests moved: the list in hand still serves, and a worker is asked to re-rank it...
     UserInterest.objects.create(user=viewer, slot=1, vector=unit((3, 1.0)), label="music", weight=2.0)
     cache.interests_forget(viewer.pk)
+    assert _feed_ids(client, "/api/v1/feeds/for-you?limit=5") == [str(first.pk)]
+    assert (builds, asked) == ([], [[viewer.pk]])
+    # ...whose list (ranked from the new interests) serves the next first page
+    selectors.for_you_prepare(user_id=viewer.pk)
     assert str(newer.pk) in _feed_ids(client, "/api/v1/feeds/for-you?limit=5")
-    assert builds == [1]
+    assert builds == [1]  # the worker's ranking, not the request's
 
-    # everything kept was seen: the kept list cannot fill a page, so it is ranked again
+    # everything kept was seen: the kept list cannot fill a page, so the request ranks
     cache.seen_add(viewer.pk, [first.pk, newer.pk])
     response = client.get("/api/v1/feeds/for-you?limit=1")
     assert response.status_code == 200

@@ -634,6 +634,21 @@ def http_part(args, viewers, post_ids: list[int]) -> dict:
             os.killpg(server.pid, signal.SIGKILL)
 
 
+def worker_ranking(viewers) -> dict:
+    """What the worker's re-rank of one For-You list costs (`selectors.for_you_prepare`, the
+    same ranking a request without a usable list does), in this process: wall and CPU."""
+    from recommendations import selectors
+
+    walls, cpus = [], []
+    for user in viewers * 2:
+        wall, cpu = time.perf_counter(), time.process_time()
+        selectors.for_you_prepare(user_id=user.pk)
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    return {"wall": _stats(walls), "cpu": _stats(cpus),
+            "lists_per_s_per_process": round(1000 / statistics.fmean(walls), 1)}
+
+
 def serve_only(args, total_started: float) -> None:
     """Re-measure the HTTP part (after a serving change) without rebuilding the world: the
     viewers are the users an earlier full run gave interest vectors, the database keeps its
@@ -653,6 +668,8 @@ def serve_only(args, total_started: float) -> None:
               "item_vectors": ItemVector.objects.count(), "viewers": len(viewers)}
     report["http"] = http_part(args, viewers, post_ids)
     print(json.dumps(report["http"], indent=1), flush=True)
+    report["worker_ranking"] = worker_ranking(viewers)
+    print(json.dumps(report["worker_ranking"]), flush=True)
     report["total_s"] = round(time.perf_counter() - total_started, 1)
     out = REPORT.with_name("recs-serve.json")
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
@@ -752,6 +769,8 @@ def main() -> None:
         post_ids = list(Post.objects.filter(body__gt="").values_list("id", flat=True)[:5000])
         report["http"] = http_part(args, viewers, post_ids)
         print(json.dumps(report["http"], indent=1), flush=True)
+        report["worker_ranking"] = worker_ranking(viewers)
+        print(json.dumps(report["worker_ranking"]), flush=True)
     report["total_s"] = round(time.perf_counter() - total_started, 1)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False))

@@ -74,12 +74,15 @@ def _int_or_none(value: Any, name: str) -> int | None:
     return number
 
 
+_EVENT_TYPES = frozenset(EventType.values)  # TextChoices.values builds a new list on every read
+
+
 def _parse_event(raw: Any, now: datetime) -> dict[str, Any]:
     """Shape and rule checks for one client event; raises ValueError(code, reason)."""
     if not isinstance(raw, dict):
         raise ValueError("invalid", "An event must be an object.")
     kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in EventType.values:
+    if not isinstance(kind, str) or kind not in _EVENT_TYPES:
         raise ValueError("unknown_type", f"Unknown event type {str(kind)[:32]!r}.")
     source = raw.get("source")
     if not isinstance(source, str) or source not in CLIENT_SOURCES:

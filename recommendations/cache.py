@@ -119,7 +119,7 @@ def feed_store(user_id: int, entries: list[dict], *, fingerprint: str = "") -> i
 def feed_load(user_id: int) -> dict | None:
     """{"fingerprint", "entries", "list_id", "built_at"} of the kept list, or None. A list
     kept in an older shape (a bare list of entries, or no id) loads with list id 0 and no
-    fingerprint: it still serves cursors, not first pages."""
+    fingerprint, so serving it also asks for a re-rank."""
     raw = get_redis().get(feed_key(user_id))
     if raw is None:
         return None

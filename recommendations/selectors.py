@@ -557,7 +557,7 @@ def _build(viewer, vid: int, interests: list[dict]) -> list[dict]:
 
 def interests_fingerprint(interests: list[dict]) -> str:
     """A short digest of the interest vectors and weights a ranked list was built from: a
-    cached list serves a first page only while the interests are still these."""
+    kept list whose fingerprint differs from the user's interests now is re-ranked."""
     digest = hashlib.blake2b(digest_size=12)
     for interest in interests:
         digest.update(np.asarray(interest["vector"], dtype=np.float32).tobytes())

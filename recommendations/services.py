@@ -373,8 +373,16 @@ def for_you_prepare_soon(user_ids: list[int]) -> None:
     delay = int(settings.RECS_PREPARE_DEBOUNCE_S)
     for user_id, claimed in zip(user_ids, cache.prepare_claim(user_ids, ttl_s=delay), strict=True):
         if claimed:
-            transaction.on_commit(lambda uid=user_id: tasks.for_you_prepare_task.apply_async(
-                kwargs={"user_id": uid}, countdown=delay))
+            transaction.on_commit(lambda uid=user_id: _for_you_prepare_enqueue(uid, delay))
+
+
+def _for_you_prepare_enqueue(user_id: int, delay: int) -> None:
+    try:
+        tasks.for_you_prepare_task.apply_async(kwargs={"user_id": user_id}, countdown=delay)
+    except Exception:
+        # Also called while serving a page: a lost broker must not fail the read. The list in
+        # hand keeps serving; the claim expires, so a later read asks again.
+        logger.exception("recs.prepare_enqueue_failed", extra={"user_id": user_id})
 
 
 def _refit_soon(user_ids: list[int]) -> None:

@@ -205,6 +205,26 @@ def test_serving_an_old_list_asks_a_worker_to_re_rank_it(auth_client, monkeypatc
     assert asked == [[viewer.pk]]
 
 
+def test_a_lost_broker_does_not_fail_a_page_that_asks_for_a_re_rank(auth_client, monkeypatch, settings,
+                                                                    django_capture_on_commit_callbacks):
+    from recommendations import tasks as recs_tasks
+
+    viewer = _viewer_into_axis0()
+    post = make_post(UserFactory(), "p", vector=unit((0, 1.0)))
+    client = auth_client(viewer)
+    assert _feed_ids(client) == [str(post.pk)]
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(recs_tasks.for_you_prepare_task, "apply_async", broker_down)
+    settings.RECS_FEED_TTL_S = 0  # the kept list is old: serving it asks for a re-rank
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert _feed_ids(client) == [str(post.pk)]
+    assert len(callbacks) == 1  # the enqueue was attempted (and failed)
+
+
 def test_candidate_filter_keeps_exactly_what_discoverable_q_keeps():
     # given: one public post by each kind of author, plus rows excluded by their own state
     viewer = UserFactory()

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q
 
-from daira.lib.prepared import PreparedQuery
+from daira.lib.prepared import PreparedQuery, execute_prepared
 from social.models import AccountFlag, Block, Circle, CircleMember, CloseFriend, Follow, FollowRequest, FriendRequest, Friendship, Mute
 
 # --- Audiences ------------------------------------------------------------------------
@@ -347,24 +347,44 @@ def can_view_content_in_list(viewer, author, audience: str, circle_id: int | Non
     return not (discovery and rel.shadowbanned)
 
 
+@dataclass(frozen=True, slots=True)
+class _AuthorState:
+    """The author columns `can_view_content` reads for a PUBLIC post."""
+
+    pk: int
+    status: str
+    is_private: bool
+
+
+_AUTHORS_WITH_FACTS_SQL: str | None = None
+
+
 def authors_with_visible_public_posts(viewer, author_ids: Iterable[int], *, exclude_muted: str | None = None,
                                      discovery: bool = False) -> set[int]:
     """The authors among `author_ids` whose PUBLIC posts `viewer` may see in a list: the
     decision `can_view_content_in_list(viewer, author, PUBLIC, ...)` takes for every such
-    post, made once per author instead of once per row (two queries: the authors' status and
-    privacy, and `content_relationships`). For reads that hold many public candidates by
-    few authors (For-You, trending) and only want to drop the invisible ones before ranking;
-    each row's own state (deleted, moderation, audience) is the caller's to check."""
+    post, made once per author instead of once per row (one prepared statement: the authors'
+    status and privacy with the facts `content_relationships` loads). For reads that hold
+    many public candidates by few authors (For-You, trending) and only want to drop the
+    invisible ones before ranking; each row's own state (deleted, moderation, audience) is
+    the caller's to check. Unknown ids are dropped."""
+    global _AUTHORS_WITH_FACTS_SQL
     from accounts.models import User
 
-    ids = list(dict.fromkeys(int(i) for i in author_ids))
+    ids = [i for i in dict.fromkeys(int(i) for i in author_ids) if 0 < i < 1 << 63]
     if not ids:
         return set()
-    authors = list(User.objects.filter(pk__in=ids).only("id", "status", "is_private"))
-    rels = content_relationships(viewer, [a.pk for a in authors])
+    if _AUTHORS_WITH_FACTS_SQL is None:
+        _AUTHORS_WITH_FACTS_SQL = (
+            f"SELECT u.id, u.status, u.is_private, {', '.join(_fact_fragments('u.id'))} "
+            f'FROM "{User._meta.db_table}" u WHERE u.id = ANY(%s::bigint[])'
+        )
+    vid = viewer_id(viewer)
+    rows = execute_prepared(_AUTHORS_WITH_FACTS_SQL, [vid] * (len(_FACT_NAMES) - 1) + [ids])
     return {
-        author.pk for author in authors
-        if can_view_content_in_list(viewer, author, PUBLIC, None, rel=rels[author.pk], exclude_muted=exclude_muted,
+        uid for uid, status, is_private, *facts in rows
+        if can_view_content_in_list(viewer, _AuthorState(uid, status, is_private), PUBLIC, None,
+                                    rel=relationship_from_facts(viewer, uid, facts), exclude_muted=exclude_muted,
                                     discovery=discovery)
     }
 

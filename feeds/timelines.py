@@ -108,16 +108,22 @@ end
 return added
 """
 
-_push_script = None
+_scripts: dict[str, object] = {}
+
+
+def _registered(source: str):
+    """The Lua script `source` registered on the current client (re-registered when the
+    client changes; EVALSHA falls back to EVAL when Redis lost its script cache)."""
+    client = get_redis()
+    script = _scripts.get(source)
+    if script is None or script.registered_client is not client:
+        script = _scripts[source] = client.register_script(source)
+    return script
 
 
 def push_if_exists_script():
-    """The registered Lua script (re-registered per client; EVALSHA falls back to EVAL)."""
-    global _push_script
-    client = get_redis()
-    if _push_script is None or _push_script.registered_client is not client:
-        _push_script = client.register_script(_PUSH_IF_EXISTS)
-    return _push_script
+    """The registered `_PUSH_IF_EXISTS` script."""
+    return _registered(_PUSH_IF_EXISTS)
 
 
 # The newest entries of a home feed merged with the sets of the big accounts it follows,
@@ -186,13 +192,6 @@ end
 return out
 """
 
-_merge_script = None
-
-
 def merge_newest_script():
-    """The registered merge script (re-registered per client; EVALSHA falls back to EVAL)."""
-    global _merge_script
-    client = get_redis()
-    if _merge_script is None or _merge_script.registered_client is not client:
-        _merge_script = client.register_script(_MERGE_NEWEST)
-    return _merge_script
+    """The registered `_MERGE_NEWEST` script."""
+    return _registered(_MERGE_NEWEST)

@@ -154,9 +154,15 @@ def post_rows_for_render(queryset: QuerySet[Post]) -> QuerySet[Post]:
     return queryset.select_related("author__profile", "sound").defer(*_AUTHOR_COLUMNS_NOT_RENDERED)
 
 
+def _in_ids_slot(model, column: str, slots: Slots) -> RawSQL:
+    """`<model's table>.<column> = ANY(<the array slot "ids">)`, for prepared queries (an
+    `__in` lookup would expand the list into the SQL)."""
+    return RawSQL(f'"{model._meta.db_table}"."{column}" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
+                  output_field=BooleanField())
+
+
 def _media_rows_by_posts(slots: Slots) -> QuerySet[PostMedia]:
-    by_posts = RawSQL(f'"{PostMedia._meta.db_table}"."post_id" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
-                      output_field=BooleanField())
+    by_posts = _in_ids_slot(PostMedia, "post_id", slots)
     return PostMedia.objects.select_related("asset").filter(by_posts).order_by("post_id", "position")
 
 
@@ -255,9 +261,7 @@ def _render_rows_by_ids(signed_in: bool, slots: Slots, *, facts: bool) -> QueryS
     from accounts.models import User
 
     viewer = User(pk=slots.value("viewer")) if signed_in else None
-    table = Post._meta.db_table
-    by_ids = RawSQL(f'"{table}"."id" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
-                    output_field=BooleanField())
+    by_ids = _in_ids_slot(Post, "id", slots)
     rows = post_rows_for_render(Post.objects.filter(post_state_q(viewer)).filter(by_ids))
     return with_policy_facts(viewer, rows) if facts else rows
 
@@ -313,8 +317,7 @@ def _visibility_rows_by_ids(signed_in: bool, slots: Slots) -> QuerySet[Post]:
     from accounts.models import User
 
     viewer = User(pk=slots.value("viewer")) if signed_in else None
-    by_ids = RawSQL(f'"{Post._meta.db_table}"."id" = ANY(%s::bigint[])', [slots.value("ids", array=True)],
-                    output_field=BooleanField())
+    by_ids = _in_ids_slot(Post, "id", slots)
     rows = (Post.objects.filter(post_state_q(viewer)).filter(by_ids).select_related("author")
             .only("id", "author_id", "audience", "circle_id",
                   "author__id", "author__status", "author__is_private"))

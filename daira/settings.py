@@ -190,6 +190,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # With acks_late, an unacked task is redelivered after this; it must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport without a new client and a routing lookup per publish.
+    CELERY_BROKER_TRANSPORT = "daira.lib.broker:Transport"
 
 # --- Auth, sessions and tokens --------------------------------------------------------
 PASSWORD_HASHERS = [

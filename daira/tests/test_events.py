@@ -32,7 +32,8 @@ def test_event_is_sent_only_after_commit(emitted_events, routed_test_event, mock
         assert send_task.call_count == 0
 
     assert emitted_events == [("test.happened", {"marker": "a"})]
-    send_task.assert_called_once_with("daira.tests.record_delivery_task", kwargs={"marker": "a"})
+    send_task.assert_called_once_with("daira.tests.record_delivery_task", kwargs={"marker": "a"},
+                                      argsrepr="()", kwargsrepr="{'marker': 'a'}")
 
 
 @pytest.mark.django_db(transaction=True)

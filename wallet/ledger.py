@@ -37,7 +37,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import Field, Model, Q, Sum
 from django.utils import timezone
 
@@ -94,17 +94,27 @@ def platform_account(kind: str, *, provider: str = "", shard: int | None = None)
     return account
 
 
+def _accounts_create(specs: Iterable[tuple[int, str, int]]) -> None:
+    """Create the accounts (user_id, kind, shard) in one INSERT; rows that exist (or are
+    being created concurrently) are skipped. For a sharded kind (earnings) every shard of
+    the owner is created with the first: a creator's first gifts come from fans spread over
+    all shards, and each would otherwise meet a missing row (a miss costs round trips)."""
+    rows: dict[tuple[int, str, int], Account] = {}
+    for user_id, kind, shard in specs:
+        shards = {shard, *range(settings.WALLET_EARNINGS_SHARDS)} if kind in SHARDED_USER_KINDS else {shard}
+        for each in shards:
+            rows[(user_id, kind, each)] = Account(owner_id=user_id, kind=kind, shard=each, currency=KIND_CURRENCY[kind])
+    Account.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+
+
 def user_account(user_id: int, kind: str, *, shard: int = 0) -> Account:
     """The user's account of `kind` (created on first use)."""
     try:
         return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
     except Account.DoesNotExist:
         pass
-    try:
-        with transaction.atomic():
-            return Account.objects.create(owner_id=user_id, kind=kind, shard=shard, currency=KIND_CURRENCY[kind])
-    except IntegrityError:  # created concurrently
-        return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
+    _accounts_create([(user_id, kind, shard)])
+    return Account.objects.get(owner_id=user_id, kind=kind, shard=shard)
 
 
 def _accounts_by_spec(kinds: tuple[str, ...], slots):
@@ -119,14 +129,23 @@ def _accounts_by_spec(kinds: tuple[str, ...], slots):
 _ACCOUNTS_BY_SPEC = PreparedQuery(_accounts_by_spec)
 
 
-def user_accounts(specs: Sequence[tuple[int, str, int]]) -> list[Account]:
-    """Several users' accounts, each (user_id, kind, shard), in one query (created when missing)."""
+def _accounts_found(specs: Sequence[tuple[int, str, int]]) -> dict[tuple[int, str, int], Account]:
     values = {}
     for i, (user_id, _kind, shard) in enumerate(specs):
         values[f"owner{i}"], values[f"shard{i}"] = user_id, shard
     rows = _ACCOUNTS_BY_SPEC.run(tuple(kind for _, kind, _ in specs), **values)
-    found = {(a.owner_id, a.kind, a.shard): a for a in rows}
-    return [found.get(spec) or user_account(spec[0], spec[1], shard=spec[2]) for spec in specs]
+    return {(a.owner_id, a.kind, a.shard): a for a in rows}
+
+
+def user_accounts(specs: Sequence[tuple[int, str, int]]) -> list[Account]:
+    """Several users' accounts, each (user_id, kind, shard), in one query (the missing ones
+    created, then read, in one more query each)."""
+    found = _accounts_found(specs)
+    missing = [spec for spec in specs if spec not in found]
+    if missing:
+        _accounts_create(missing)
+        found.update(_accounts_found(missing))
+    return [found[spec] for spec in specs]
 
 
 def earnings_shard(*, spread_by: int | None = None) -> int:

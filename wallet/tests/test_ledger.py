@@ -222,3 +222,23 @@ def test_earnings_shards_sum_on_read():
 
     assert Account.objects.filter(owner=creator, kind=AccountKind.EARNINGS).count() == 8
     assert ledger.balance_of(creator.pk, AccountKind.EARNINGS) == 80
+
+
+def test_a_creators_first_earnings_account_brings_all_its_shards(settings, django_assert_num_queries):
+    settings.WALLET_EARNINGS_SHARDS = 4
+    creator, fan = UserFactory(), UserFactory()
+
+    # when: the first lookup misses
+    coin, earnings = ledger.user_accounts([(fan.pk, AccountKind.COIN_BALANCE, 0), (creator.pk, AccountKind.EARNINGS, 2)])
+
+    # then: the fan's coins and every shard of the creator's earnings exist, once each
+    assert (coin.owner_id, coin.kind, earnings.owner_id, earnings.shard) == (fan.pk, AccountKind.COIN_BALANCE, creator.pk, 2)
+    assert sorted(Account.objects.filter(owner=creator, kind=AccountKind.EARNINGS).values_list("shard", flat=True)) == [0, 1, 2, 3]
+    assert Account.objects.filter(owner=fan).count() == 1
+    # and: a lookup of another shard is one query, with nothing created
+    with django_assert_num_queries(1):
+        [other] = ledger.user_accounts([(creator.pk, AccountKind.EARNINGS, 3)])
+    assert other.shard == 3 and other.pk != earnings.pk
+    # and: a shard outside the setting (it was lowered) is still found or created
+    assert ledger.user_account(creator.pk, AccountKind.EARNINGS, shard=9).shard == 9
+    assert ledger.user_accounts([(creator.pk, AccountKind.EARNINGS, 9)])[0].shard == 9

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from accounts.serializers import avatar_urls
 from content import selectors
 from content.models import Comment, Post, ReactionType, Story
+from daira.lib.drf import datetime_output
 from media import selectors as media_selectors
 from media.models import MediaAsset
 
@@ -29,22 +30,8 @@ from media.models import MediaAsset
 # PostOutputSerializer and AuthorSerializer build the same dict directly; subclasses that
 # declare other fields fall back to DRF. test_serializers.py renders cards both ways and
 # requires identical output, so a field added to the declarations must be added here too.
-_DATETIME = serializers.DateTimeField()
-
-
 def _text(value) -> str | None:
     return None if value is None else str(value)
-
-
-def _datetime(value, tz=None) -> str | None:
-    """DRF's DateTimeField output for `value`. `tz`: the current time zone, when the caller
-    already looked it up (a card has three timestamps; the lookup is a context-local read)."""
-    if value is None:
-        return None
-    if tz is None or timezone.is_naive(value):
-        return _DATETIME.to_representation(value)
-    text = value.astimezone(tz).isoformat()  # what DRF's enforce_timezone + ISO 8601 output do
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def author_card(user) -> dict[str, Any]:
@@ -167,10 +154,10 @@ class PostOutputSerializer(serializers.Serializer):
             "counts": self.get_counts(post),
             "viewer": self.get_viewer(post),
             "is_edited": None if post.is_edited is None else bool(post.is_edited),
-            "edited_at": _datetime(post.edited_at, tz),
+            "edited_at": datetime_output(post.edited_at, tz),
             "pinned": self.get_pinned(post),
-            "created_at": _datetime(post.created_at, tz),
-            "published_at": _datetime(post.published_at, tz),
+            "created_at": datetime_output(post.created_at, tz),
+            "published_at": datetime_output(post.published_at, tz),
         }
 
     def _viewer_id(self):

@@ -7,6 +7,9 @@ Bearer JWT, Idempotency-Key), fired concurrently by bench/loadgen.py's keep-aliv
           earnings are WALLET_EARNINGS_SHARDS rows, the platform's accounts
           WALLET_PLATFORM_SHARDS rows)
   spread  10,000 gifts from the same fans to 1,000 creators
+  bare    the same number of requests as `hot` to a bare authenticated DRF endpoint
+          (/api/v1/bench/ping, bench/feeds_urls.py) on the same server: the ceiling any
+          authenticated request has on this machine, reported next to the gifts
 
 First an unmeasured warm-up (300 balance reads and --warmup-gifts gifts to another creator),
 so every server thread has its connection and prepared statements, as a running server has.
@@ -139,8 +142,8 @@ def _start_server(db_url: str, port: int, workers: int, shards: int, pool: bool 
                DAIRA_WALLET_EARNINGS_SHARDS=str(shards), DAIRA_ALLOWED_HOSTS="127.0.0.1,localhost",
                DAIRA_DEBUG="false", DAIRA_SECRET_KEY=SECRET_KEY,
                REDIS_URL=_redis_url())
-    if pool:
-        env["DJANGO_SETTINGS_MODULE"] = "bench.wallet_settings"
+    # The project's settings plus the bare endpoint (bench/feeds_settings.py); --pool adds the pool.
+    env["DJANGO_SETTINGS_MODULE"] = "bench.wallet_settings" if pool else "bench.feeds_settings"
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", {"daira": "daira.asgi", "stock": "bench.stock_asgi"}[asgi] + ":application",
          "--host", "127.0.0.1", "--port", str(port),
@@ -294,6 +297,14 @@ def main() -> None:
         report["hot"] = asyncio.run(_fire(port, jobs, args.concurrency, process.pid))
         report["hot"]["check"] = _check(warmed + report["hot"]["statuses"].get("201", 0))
         print(json.dumps(report["hot"], indent=2), flush=True)
+
+        bare = [Request("GET", "/api/v1/bench/ping", {"Authorization": f"Bearer {tokens[fans[i % len(fans)].pk]}"})
+                for i in range(args.hot)]
+        print(f"bare: {len(bare)} requests to /api/v1/bench/ping ...", flush=True)
+        report["bare"] = asyncio.run(run_load("127.0.0.1", port, bare, args.concurrency, server_pid=process.pid))
+        if report["bare"]["rps"]:
+            report["hot_gifts_per_s_over_bare_rps"] = round(report["hot"]["gifts_per_s"] / report["bare"]["rps"], 3)
+        print(json.dumps(report["bare"], indent=2), flush=True)
 
         rng = random.Random(12)
         jobs = [(tokens[fans[i % len(fans)].pk], rng.choice(creators).pk, f"spread-{i}") for i in range(args.spread)]

@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from daira.lib.drf import datetime_output
 from daira.lib.pagination import paginated_response, parse_limit
 from wallet import selectors, services
 
@@ -70,6 +71,26 @@ class GiftSerializer(serializers.Serializer):
     platform_piastres = serializers.IntegerField()
     message = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+def gift_card(gift) -> dict:
+    """GiftSerializer's output for `gift`, built directly: every gift and tip answers with it,
+    and DRF's field loop cost about 0.28 ms of a gift's CPU (4% of it). test_api.py compares
+    the two (a sender anonymised to NULL included), so a field added to GiftSerializer must
+    be added here too."""
+    def text(value):
+        return None if value is None else str(value)
+
+    def number(value):
+        return None if value is None else int(value)
+
+    return {
+        "id": text(gift.pk), "kind": text(gift.kind), "context": text(gift.context), "gift": text(gift.gift_code),
+        "sender_id": text(gift.sender_id), "creator_id": text(gift.creator_id), "post_id": text(gift.post_id),
+        "coins": number(gift.coins), "creator_piastres": number(gift.creator_piastres),
+        "platform_piastres": number(gift.platform_piastres), "message": text(gift.message),
+        "created_at": datetime_output(gift.created_at),
+    }
 
 
 class EntrySerializer(serializers.Serializer):
@@ -210,7 +231,7 @@ class GiftSendApi(APIView):
         data = payload.validated_data
         gift = services.gift_send(sender=request.user, gift_code=data["gift"], post_id=data.get("post_id"),
                                   creator_id=data.get("creator_id"), message=data["message"], idempotency_key=_key(request))
-        return Response(GiftSerializer(gift).data, status=status.HTTP_201_CREATED)
+        return Response(gift_card(gift), status=status.HTTP_201_CREATED)
 
 
 class TipSendApi(APIView):
@@ -227,7 +248,7 @@ class TipSendApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         tip = services.tip_send(sender=request.user, idempotency_key=_key(request), **payload.validated_data)
-        return Response(GiftSerializer(tip).data, status=status.HTTP_201_CREATED)
+        return Response(gift_card(tip), status=status.HTTP_201_CREATED)
 
 
 class TransactionListApi(APIView):

@@ -4,6 +4,7 @@ import pytest
 
 from content.services import post_create
 from wallet import services
+from wallet.api import GiftSerializer, gift_card
 from wallet.models import Gift
 from wallet.tests.conftest import grant_coins
 
@@ -45,6 +46,26 @@ def test_gift_on_post_retried_with_the_same_header_gifts_once(fan, creator, auth
     assert (first.json()["coins"], first.json()["creator_piastres"]) == (5, 35)
     assert Gift.objects.count() == 1
     assert client.get("/api/v1/wallet/balances").json()["coins"] == 45
+
+
+def test_gift_and_tip_responses_are_what_the_gift_serializer_renders(fan, creator, auth_client):
+    grant_coins(fan, 50)
+    post = post_create(author=creator, body="hi")
+    client = auth_client(fan)
+
+    gift = client.post("/api/v1/wallet/gifts", {"gift": "heart", "post_id": post.pk, "message": "مبروك"}, format="json",
+                       HTTP_IDEMPOTENCY_KEY="g1").json()
+    tip = client.post("/api/v1/wallet/tips", {"creator_id": creator.pk, "coins": 3, "context": "dm"}, format="json",
+                      HTTP_IDEMPOTENCY_KEY="t1").json()
+
+    for body in (gift, tip):
+        assert body == GiftSerializer(Gift.objects.get(pk=body["id"])).data
+    assert (gift["post_id"], tip["post_id"], gift["message"]) == (str(post.pk), None, "مبروك")
+    # and: a record whose sender was anonymised away (NULL) renders as DRF renders it
+    anonymised = Gift.objects.get(pk=tip["id"])
+    anonymised.sender_id = None
+    assert gift_card(anonymised) == GiftSerializer(anonymised).data
+    assert gift_card(anonymised)["sender_id"] is None
 
 
 def test_insufficient_coins_is_409(fan, creator, auth_client):

@@ -141,7 +141,9 @@ class Entry(models.Model):
 
     id = SnowflakeIdField()
     transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: wallet_entry_account_id (account, -id) serves every lookup by
+    # account, and each gift writes five entries (an index fewer to maintain per line).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -244,8 +246,8 @@ class Gift(models.Model):
     kind = models.CharField(max_length=4, choices=Kind.choices)
     context = models.CharField(max_length=8, choices=Context.choices)
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="gifts_sent")
-    creator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="gifts_received"
+    creator = models.ForeignKey(  # indexed by wallet_gift_creator (creator, -id), not on its own
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="gifts_received", db_index=False
     )
     gift_code = models.CharField(max_length=24, blank=True, default="")
     post_id = models.BigIntegerField(null=True, blank=True)

@@ -414,6 +414,27 @@ def is_blocked_either_way(a_id: int | None, b_id: int | None) -> bool:
     return bool(_BLOCK_EITHER_WAY.run("pair", a=a_id, b=b_id))
 
 
+def _user_with_block_state(variant, slots):
+    from accounts.models import User
+
+    viewer = slots.value("viewer")
+    return User.objects.filter(pk=slots.value("id")).annotate(blocked_either_way=Exists(Block.objects.filter(
+        Q(blocker_id=viewer, blocked_id=OuterRef("pk")) | Q(blocker_id=OuterRef("pk"), blocked_id=viewer))))[:1]
+
+
+# Gifts and tips to a profile load the creator and ask about blocks: one prepared statement.
+_USER_WITH_BLOCK_STATE = PreparedQuery(_user_with_block_state)
+
+
+def user_with_block_state(viewer_id: int, user_id: int):
+    """(User `user_id` or None when there is none, whether `viewer_id` and that user block
+    each other either way), in one query. The user may be inactive: callers decide."""
+    found = _USER_WITH_BLOCK_STATE.run("user", viewer=viewer_id, id=user_id)
+    if not found:
+        return None, False
+    return found[0], bool(found[0].blocked_either_way) and viewer_id != user_id
+
+
 def can_view_profile(viewer, owner, *, rel: Relationship | None = None) -> bool:
     """May `viewer` see `owner`'s profile header and counts? (Rules 1, 2; private accounts: yes.)
 

@@ -39,7 +39,6 @@ from django.utils import timezone
 from accounts.models import User
 from daira.lib import events, realtime
 from daira.lib.errors import ApplicationError, Conflict, Invalid, NotFound, PermissionDenied
-from daira.lib.prepared import PreparedQuery
 from social import policy
 from wallet import gateways, ledger, validators
 from wallet.ledger import DuplicateTransfer, InsufficientFunds, Line
@@ -98,20 +97,17 @@ def _audit(*, actor: User | None, action: str, obj, **data) -> None:
     )
 
 
-# Gifts and tips name their creator by id: compiled once, a prepared statement.
-_USER_BY_ID = PreparedQuery(lambda variant, slots: User.objects.filter(pk=slots.value("id"))[:1])
-
-
-def _active_user(user_id) -> User:
-    """The active user `user_id`; NotFound for anything else (unknown, inactive, not an id)."""
+def _active_creator(user_id, *, sender_id: int) -> tuple[User, bool]:
+    """The active user `user_id` and whether they and the sender block each other (one
+    query); NotFound for anything else (unknown, inactive, not an id)."""
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
         raise NotFound("User not found.") from None
-    found = _USER_BY_ID.run("user", id=user_id) if 0 < user_id < 1 << 63 else []
-    if not found or not found[0].is_active:
+    user, blocked = policy.user_with_block_state(sender_id, user_id) if 0 < user_id < 1 << 63 else (None, False)
+    if user is None or not user.is_active:
         raise NotFound("User not found.")
-    return found[0]
+    return user, blocked
 
 
 def _coin(user_id: int) -> Account:
@@ -345,13 +341,13 @@ def payment_refund(*, payment_id: int, actor: User) -> Payment:
 
 # --- Gifts and tips -----------------------------------------------------------------------
 def _coins_send(
-    *, sender: User, creator: User, coins: int, kind: str, context: str, idempotency_key: str,
+    *, sender: User, creator: User, blocked: bool, coins: int, kind: str, context: str, idempotency_key: str,
     gift_code: str = "", post_id: int | None = None, message: str = "",
 ) -> Gift:
     key = f"{kind}:{sender.pk}:{_client_key(idempotency_key)}"
     if creator.pk == sender.pk:
         raise Invalid("You cannot send coins to yourself.")
-    if policy.is_blocked_either_way(sender.pk, creator.pk):
+    if blocked:
         raise PermissionDenied("You cannot send coins to this account.", code="blocked")
     lines, creator_part, platform_part = _spend_lines(payer_id=sender.pk, creator_id=creator.pk, coins=coins)
     gift = Gift(
@@ -404,13 +400,14 @@ def gift_send(*, sender: User, gift_code: str, idempotency_key: str, post_id=Non
 
         post = content_selectors.post_get_visible(viewer=sender, post_id=post_id)
         creator, context, post_id = post.author, Gift.Context.POST, post.pk
+        blocked = policy.is_blocked_either_way(sender.pk, creator.pk)
     elif creator_id is not None:
-        creator, context = _active_user(creator_id), Gift.Context.PROFILE
+        (creator, blocked), context = _active_creator(creator_id, sender_id=sender.pk), Gift.Context.PROFILE
     else:
         raise Invalid("Give a post_id (or a creator_id).", field="post_id")
-    return _coins_send(sender=sender, creator=creator, coins=settings.WALLET_GIFTS[gift_code], kind=Gift.Kind.GIFT,
-                       context=context, idempotency_key=idempotency_key, gift_code=gift_code, post_id=post_id,
-                       message=message)
+    return _coins_send(sender=sender, creator=creator, blocked=blocked, coins=settings.WALLET_GIFTS[gift_code],
+                       kind=Gift.Kind.GIFT, context=context, idempotency_key=idempotency_key, gift_code=gift_code,
+                       post_id=post_id, message=message)
 
 
 def tip_send(*, sender: User, creator_id, coins: int, idempotency_key: str, context: str = "profile", message: str = "") -> Gift:
@@ -420,9 +417,9 @@ def tip_send(*, sender: User, creator_id, coins: int, idempotency_key: str, cont
         raise Invalid("A tip is sent from a profile or a DM.", field="context")
     if not isinstance(coins, int) or coins < 1 or coins > settings.WALLET_TIP_MAX_COINS:
         raise Invalid(f"Tips are 1 to {settings.WALLET_TIP_MAX_COINS} coins.", field="coins")
-    creator = _active_user(creator_id)
-    return _coins_send(sender=sender, creator=creator, coins=coins, kind=Gift.Kind.TIP, context=context,
-                       idempotency_key=idempotency_key, message=message)
+    creator, blocked = _active_creator(creator_id, sender_id=sender.pk)
+    return _coins_send(sender=sender, creator=creator, blocked=blocked, coins=coins, kind=Gift.Kind.TIP,
+                       context=context, idempotency_key=idempotency_key, message=message)
 
 
 # --- Creator subscriptions -------------------------------------------------------------------

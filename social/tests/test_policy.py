@@ -123,6 +123,19 @@ def test_can_follow_and_can_view_profile():
     assert policy.is_blocked_either_way(None, bob.pk) is False
 
 
+def test_user_with_block_state_reads_the_user_and_blocks_either_way_in_one_query(django_assert_num_queries):
+    alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
+    block(bob, alice)
+
+    with django_assert_num_queries(1):
+        found, blocked = policy.user_with_block_state(alice.pk, bob.pk)
+    assert (found.pk, blocked) == (bob.pk, True)
+    assert policy.user_with_block_state(bob.pk, alice.pk)[1] is True  # the other way round
+    assert policy.user_with_block_state(alice.pk, carol.pk) == (carol, False)
+    assert policy.user_with_block_state(alice.pk, alice.pk) == (alice, False)
+    assert policy.user_with_block_state(alice.pk, 10**15) == (None, False)
+
+
 def test_relationship_and_bulk_relationships_agree():
     viewer, a, b, c = UserFactory(), UserFactory(), UserFactory(), UserFactory()
     Follow.objects.create(follower=viewer, followee=a)

@@ -74,8 +74,10 @@ def test_blocked_users_cannot_gift_or_tip_each_other(fan, creator, direction):
 
     with pytest.raises(PermissionDenied) as denied:
         services.tip_send(sender=fan, creator_id=creator.pk, coins=5, idempotency_key="b")
+    with pytest.raises(PermissionDenied) as denied_gift:
+        services.gift_send(sender=fan, gift_code="rose", creator_id=creator.pk, idempotency_key="g")
 
-    assert denied.value.code == "blocked"
+    assert denied.value.code == denied_gift.value.code == "blocked"
     assert ledger.balance_of(fan.pk, AccountKind.COIN_BALANCE) == 50
     assert Gift.objects.exists() is False
 

@@ -72,3 +72,5 @@ def test_the_api_keeps_every_route_and_name():
     assert sorted(routes(api_v1), key=repr) == sorted(routes(flat), key=repr)
     # and: the project's resolver reaches a nested route under /api/v1/
     assert get_resolver().resolve("/api/v1/wallet/gifts").url_name == "wallet-gifts"
+    # and: recommendations' fixed "users/suggested" still wins over accounts' "users/<handle>"
+    assert get_resolver().resolve("/api/v1/users/suggested").url_name == "recs-suggested-users"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 from celery import shared_task
 
 from accounts.models import User
+from daira.lib import events
 from daira.lib.errors import ApplicationError
 from messaging import live, notifications, services
 from messaging.models import Message, Notification, Participant
@@ -221,6 +223,33 @@ def gift_notify_task(gift_id: int, sender_id: int, creator_id: int, post_id: int
 @shared_task(acks_late=True)
 def tip_notify_task(tip_id: int, sender_id: int, creator_id: int, context: str = "profile", **_: object) -> None:
     _record(recipient_id=creator_id, type=T.TIP, actor_id=sender_id, data={"tip_id": str(tip_id), "context": context})
+
+
+def _each_payload(handler: Callable[..., None], event: str) -> Callable[[list[dict]], None]:
+    """A drain_batches handler calling `handler(**payload)` for each payload. A payload that
+    fails is logged and dropped, so one bad payload cannot hold up a creator's queue."""
+    def handle(payloads: list[dict]) -> None:
+        for payload in payloads:
+            try:
+                handler(**payload)
+            except Exception:
+                logger.exception("notification.batch_item_failed", extra={"event": event, "payload": payload})
+    return handle
+
+
+@shared_task(acks_late=True)
+def gift_notify_batch_task(key: str) -> int:
+    """gift.received, batched per creator (`key`; daira/lib/events.Batched): each gift as
+    gift_notify_task records it."""
+    return events.drain_batches("messaging.tasks.gift_notify_batch_task", key,
+                                _each_payload(gift_notify_task, "gift.received"))
+
+
+@shared_task(acks_late=True)
+def tip_notify_batch_task(key: str) -> int:
+    """tip.received, batched per creator (`key`): each tip as tip_notify_task records it."""
+    return events.drain_batches("messaging.tasks.tip_notify_batch_task", key,
+                                _each_payload(tip_notify_task, "tip.received"))
 
 
 @shared_task(acks_late=True)

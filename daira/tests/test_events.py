@@ -59,7 +59,8 @@ def test_every_route_names_an_importable_task():
     from daira.celery import app
 
     app.loader.import_default_modules()
-    missing = [task for tasks in events.ROUTES.values() for task in tasks if task not in app.tasks]
+    missing = [events.route_task(route) for routes in events.ROUTES.values() for route in routes
+               if events.route_task(route) not in app.tasks]
     assert missing == []
 
 
@@ -79,3 +80,126 @@ def test_routed_event_runs_on_a_real_worker(routed_test_event):
         # then: the task ran in the worker and recorded the delivery
         popped = get_redis().blpop(DELIVERED_KEY, timeout=20)
     assert popped == (DELIVERED_KEY.encode(), b"delivered")
+
+
+# --- Batched routes ---------------------------------------------------------------------------
+BATCH_TASK = "daira.tests.record_batch_task"
+
+
+@shared_task(name=BATCH_TASK)
+def record_batch_task(key: str) -> int:
+    return events.drain_batches(BATCH_TASK, key, lambda payloads: get_redis().rpush(
+        DELIVERED_KEY, *[f"{key}:{p['marker']}" for p in payloads]))
+
+
+@pytest.fixture
+def batched_test_event(monkeypatch):
+    monkeypatch.setitem(events.ROUTES, "test.burst", [events.Batched(BATCH_TASK, key="creator_id")])
+    return "test.burst"
+
+
+def _queued_tasks() -> list[tuple[str, dict]]:
+    import base64
+    import json
+
+    found = []
+    for raw in reversed(get_redis().lrange("default", 0, -1)):
+        message = json.loads(raw)
+        found.append((message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[1]))
+    return found
+
+
+def _delivered() -> list[str]:
+    return [item.decode() for item in get_redis().lrange(DELIVERED_KEY, 0, -1)]
+
+
+def test_a_burst_for_one_key_publishes_one_task_that_drains_it_in_order(batched_test_event, emitted_events):
+    # when: five events for creator 7 and one for creator 8
+    for marker in "abcde":
+        events._send(batched_test_event, {"creator_id": 7, "marker": marker})
+    events._send(batched_test_event, {"creator_id": 8, "marker": "z"})
+
+    # then: one task per key was published, and observers saw every event
+    assert _queued_tasks() == [(BATCH_TASK, {"key": "7"}), (BATCH_TASK, {"key": "8"})]
+    assert len(emitted_events) == 6
+    # when: the tasks run
+    assert record_batch_task(key="7") == 5
+    assert record_batch_task(key="8") == 1
+    # then: every payload was handled once, oldest first, and nothing is left queued or claimed
+    assert _delivered() == ["7:a", "7:b", "7:c", "7:d", "7:e", "8:z"]
+    assert get_redis().keys("events:batch:*") == []
+    # and: the next event publishes a new task
+    events._send(batched_test_event, {"creator_id": 7, "marker": "f"})
+    assert _queued_tasks()[-1] == (BATCH_TASK, {"key": "7"})
+
+
+def test_events_queued_while_a_drain_runs_or_ends_are_handled_by_it(batched_test_event, monkeypatch):
+    events._send(batched_test_event, {"creator_id": 7, "marker": "a"})
+    redis = get_redis()
+    queue = f"events:batch:{BATCH_TASK}:7"
+    original_delete = type(redis).delete
+    late = ["late"]
+
+    def delete_with_a_late_event(self, *names):
+        # an event that arrives just before the drain releases its claim: its claim failed
+        if late and names == (f"{queue}:claim",):
+            redis.rpush(queue, '{"creator_id": 7, "marker": "%s"}' % late.pop())
+        return original_delete(self, *names)
+
+    monkeypatch.setattr(type(redis), "delete", delete_with_a_late_event)
+
+    assert record_batch_task(key="7") == 2
+    assert _delivered() == ["7:a", "7:late"]
+    assert redis.exists(queue, f"{queue}:claim") == 0
+
+
+def test_a_failing_handler_leaves_its_batch_for_the_next_drain(batched_test_event):
+    for marker in "ab":
+        events._send(batched_test_event, {"creator_id": 7, "marker": marker})
+
+    def broken(payloads):
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        events.drain_batches(BATCH_TASK, "7", broken)
+
+    # then: nothing was lost; while the claim lives no new task is published
+    events._send(batched_test_event, {"creator_id": 7, "marker": "c"})
+    assert _queued_tasks() == [(BATCH_TASK, {"key": "7"})]
+    # when: the claim expires, the next event publishes a drain that handles everything
+    get_redis().delete(f"events:batch:{BATCH_TASK}:7:claim")
+    events._send(batched_test_event, {"creator_id": 7, "marker": "d"})
+    assert _queued_tasks() == [(BATCH_TASK, {"key": "7"})] * 2
+    assert record_batch_task(key="7") == 4
+    assert _delivered() == ["7:a", "7:b", "7:c", "7:d"]
+
+
+def test_a_lost_broker_releases_the_claim_so_the_next_event_publishes_again(batched_test_event, mocker, caplog):
+    send_task = mocker.patch("daira.celery.app.send_task", side_effect=ConnectionError("broker down"))
+    events._send(batched_test_event, {"creator_id": 7, "marker": "a"})  # logged, not raised
+    assert "event.send_failed" in caplog.text
+
+    send_task.side_effect = None
+    events._send(batched_test_event, {"creator_id": 7, "marker": "b"})
+
+    assert send_task.call_count == 2
+    assert record_batch_task(key="7") == 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_batched_route_runs_on_a_real_worker(batched_test_event):
+    from celery.contrib.testing.worker import start_worker
+
+    from daira.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=["default"]):
+        with transaction.atomic():
+            for marker in "abc":
+                events.emit_on_commit(batched_test_event, creator_id=5, marker=marker)
+        delivered = []
+        while len(delivered) < 3:
+            popped = get_redis().blpop(DELIVERED_KEY, timeout=20)
+            assert popped is not None, f"only {delivered} arrived"
+            delivered.append(popped[1].decode())
+    assert delivered == ["5:a", "5:b", "5:c"]

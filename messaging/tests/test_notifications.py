@@ -231,4 +231,22 @@ def test_wallet_events_notify_the_creator_in_their_language_and_never_from_a_blo
     assert {n.last_actor_id for n in inbox} == {fan.pk}
     assert notifications.notification_text(inbox[0], language="en") == "Omar sent you a gift"
     assert notifications.notification_text(inbox[2], language="ar") == "اشترك Omar في قناتك"
-    assert events.ROUTES["gift.received"] == ["messaging.tasks.gift_notify_task"]
+    assert [events.route_task(r) for r in events.ROUTES["gift.received"]] == ["messaging.tasks.gift_notify_batch_task"]
+
+
+def test_a_burst_of_gifts_to_one_creator_is_one_task_and_one_grouped_notification(users):
+    # given: a creator, five fans, one of whom the creator blocked
+    creator, *fans = users(6)
+    block(creator, fans[-1])
+
+    # when: the gifts' events are sent (as after their commits), then the one published task runs
+    for number, fan in enumerate(fans):
+        events._send("gift.received", {"gift_id": number, "sender_id": fan.pk, "creator_id": creator.pk, "post_id": None})
+    events._send("tip.received", {"tip_id": 9, "sender_id": fans[0].pk, "creator_id": creator.pk, "context": "dm"})
+    assert tasks.gift_notify_batch_task(key=str(creator.pk)) == 5
+    assert tasks.tip_notify_batch_task(key=str(creator.pk)) == 1
+
+    # then: one grouped gift notification from the four unblocked fans, and the tip
+    gift, tip = Notification.objects.filter(recipient=creator).order_by("sort_id")
+    assert (gift.type, gift.actor_count, tip.type) == ("gift", 4, "tip")
+    assert set(gift.actors.values_list("actor_id", flat=True)) == {fan.pk for fan in fans[:4]}

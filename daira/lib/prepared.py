@@ -34,6 +34,9 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from psycopg import pq
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 # Placeholder ints no column can hold a value equal to (ids are positive snowflakes).
 _INT_SLOT_BASE = -(1 << 62)
@@ -206,7 +209,10 @@ def execute_prepared(sql: str, params: list[Any], *, using: str = "default") -> 
         # Server-side binding + prepare: Postgres parses and plans this text once per
         # connection; Django's own cursors inline values (client-side binding).
         cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        # Not `cursor.description is not None`: that builds a Column object per column
+        # (about 100 per feed page, 5% of its CPU) just to ask whether rows came back.
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
     if connection.queries_logged:
         connection.queries_log.append({
             "sql": f"/* prepared */ {sql} -- {params!r}",

@@ -13,7 +13,7 @@ from accounts.tests.factories import UserFactory
 from content import selectors as content_selectors
 from content import services as content_services
 from content.models import Post
-from daira.lib.prepared import PreparedQuery
+from daira.lib.prepared import PreparedQuery, execute_prepared
 from social.tests.factories import CircleFactory, FollowFactory, add_to_circle, block, mute
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,11 @@ def test_small_integer_columns_take_small_slots():
     assert [a.shard for a in small.run("v", o=owner.pk, s=2)] == [2]
     assert [a.shard for a in small.run("v", o=owner.pk, s=0)] == [0]
     assert small.run("v", o=owner.pk, s=7) == []
+
+
+def test_execute_prepared_returns_rows_only_for_statements_that_produce_them(django_assert_num_queries):
+    with django_assert_num_queries(3):
+        assert execute_prepared("SELECT %s::bigint + 1, 'x'", [41]) == [(42, "x")]
+        assert execute_prepared("SELECT 1 WHERE %s::bigint < 0", [5]) == []  # tuples, none of them
+        # a statement without a result set (no RETURNING) gives [], not an error
+        assert execute_prepared("UPDATE accounts_user SET handle = handle WHERE id = %s::bigint", [-1]) == []

@@ -155,9 +155,7 @@ def earnings_shard(*, spread_by: int | None = None) -> int:
 
 def earnings_account(user_id: int, *, spread_by: int | None = None) -> Account:
     """One shard of a creator's earnings: by `spread_by` (e.g. the sender's id) or at random."""
-    shards = settings.WALLET_EARNINGS_SHARDS
-    shard = (spread_by % shards) if spread_by is not None else random.randrange(shards)
-    return user_account(user_id, AccountKind.EARNINGS, shard=shard)
+    return user_account(user_id, AccountKind.EARNINGS, shard=earnings_shard(spread_by=spread_by))
 
 
 def balance_of(user_id: int, kind: str) -> int:

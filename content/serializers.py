@@ -19,7 +19,7 @@ from rest_framework import serializers
 from accounts.serializers import avatar_urls
 from content import selectors
 from content.models import Comment, Post, ReactionType, Story
-from daira.lib.drf import datetime_output
+from daira.lib.drf import datetime_output, text_output
 from media import selectors as media_selectors
 from media.models import MediaAsset
 
@@ -30,16 +30,12 @@ from media.models import MediaAsset
 # PostOutputSerializer and AuthorSerializer build the same dict directly; subclasses that
 # declare other fields fall back to DRF. test_serializers.py renders cards both ways and
 # requires identical output, so a field added to the declarations must be added here too.
-def _text(value) -> str | None:
-    return None if value is None else str(value)
-
-
 def author_card(user) -> dict[str, Any]:
     """AuthorSerializer's output for `user` (with its profile loaded)."""
     return {
         "id": str(user.pk),
-        "handle": _text(user.handle),
-        "display_name": _text(user.profile.display_name),
+        "handle": text_output(user.handle),
+        "display_name": text_output(user.profile.display_name),
         "avatar": avatar_urls(user.profile),
         "is_private": None if user.is_private is None else bool(user.is_private),
     }
@@ -136,15 +132,15 @@ class PostOutputSerializer(serializers.Serializer):
         return {
             "id": str(post.pk),
             "author": None if post.author is None else author_card(post.author),
-            "body": _text(post.body),
-            "kind": _text(post.kind),
-            "status": _text(post.status),
-            "failure_reason": _text(post.failure_reason),
+            "body": text_output(post.body),
+            "kind": text_output(post.kind),
+            "status": text_output(post.status),
+            "failure_reason": text_output(post.failure_reason),
             "held_for_review": self.get_held_for_review(post),
-            "audience": _text(post.audience),
+            "audience": text_output(post.audience),
             "circle_id": self.get_circle_id(post),
-            "comments_policy": _text(post.comments_policy),
-            "language": _text(post.language),
+            "comments_policy": text_output(post.comments_policy),
+            "language": text_output(post.language),
             "media": self.get_media(post),
             "sound": self.get_sound(post),
             "parent_id": self.get_parent_id(post),

@@ -23,6 +23,11 @@ from daira.lib.errors import ApplicationError, RateLimited
 _DATETIME = serializers.DateTimeField()
 
 
+def text_output(value) -> str | None:
+    """DRF's CharField output (None stays None), for hand-built response dicts."""
+    return None if value is None else str(value)
+
+
 def datetime_output(value, tz=None) -> str | None:
     """DRF's DateTimeField output for `value`, for hand-built response dicts (cards are built
     directly where DRF's per-field loop cost more CPU than the request's queries). `tz`: the

@@ -23,6 +23,8 @@ app.conf.task_routes = {
 
 app.conf.beat_schedule = {
     # Each entry: name -> {"task": dotted name, "schedule": seconds or crontab(...)}.
+    # batched event queues (gift/tip notifications) whose drain died or whose task was lost
+    "events-batches-sweep": {"task": "daira.tasks.event_batches_sweep_task", "schedule": 60.0},
     "media-requeue-stale": {"task": "media.tasks.assets_requeue_stale_task", "schedule": 60.0},
     "media-expired-uploads": {"task": "media.tasks.uploads_expired_delete_task", "schedule": crontab(minute=41)},
     "accounts-suspensions-lift": {"task": "accounts.tasks.users_suspensions_lift_task", "schedule": 60.0},

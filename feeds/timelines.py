@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from daira.lib.redis import get_redis
+from daira.lib.redis import registered_script
 
 MAX_ITEMS = 800
 AUTHOR_ITEMS = 200
@@ -108,22 +108,9 @@ end
 return added
 """
 
-_scripts: dict[str, object] = {}
-
-
-def _registered(source: str):
-    """The Lua script `source` registered on the current client (re-registered when the
-    client changes; EVALSHA falls back to EVAL when Redis lost its script cache)."""
-    client = get_redis()
-    script = _scripts.get(source)
-    if script is None or script.registered_client is not client:
-        script = _scripts[source] = client.register_script(source)
-    return script
-
-
 def push_if_exists_script():
     """The registered `_PUSH_IF_EXISTS` script."""
-    return _registered(_PUSH_IF_EXISTS)
+    return registered_script(_PUSH_IF_EXISTS)
 
 
 # The newest entries of a home feed merged with the sets of the big accounts it follows,
@@ -194,4 +181,4 @@ return out
 
 def merge_newest_script():
     """The registered `_MERGE_NEWEST` script."""
-    return _registered(_MERGE_NEWEST)
+    return registered_script(_MERGE_NEWEST)

@@ -154,64 +154,146 @@ def _send(name: str, payload: dict[str, Any]) -> None:
 
 
 # --- Batched routes ------------------------------------------------------------------------
-# Per (task, key): a Redis list of JSON payloads and a claim key. Whoever sets the claim (NX)
-# publishes the task; the task drains, releases the claim, and looks once more. The claim
-# expires (BATCH_CLAIM_S, renewed per batch), so a drain that died is started again by the
-# next event for its key.
+# Per (task, key): a Redis list of JSON payloads, a claim key and a running lock; and per task
+# an index (a set) of the keys that may have payloads.
+# - The claim means "a drain is queued or running": whoever sets it (NX) publishes the task.
+# - The running lock (a token) makes drains of one key mutually exclusive, so two drains
+#   never trim each other's batches (a second drain appears when a drain waited in the broker
+#   longer than the claim lives and a sweep or event published another).
+# - The drain ends in one script that releases the claim and the lock only if the list is
+#   empty, so an event that arrives as a drain ends is either seen by it or publishes anew.
+# - The claim and the lock expire (BATCH_CLAIM_S, renewed per batch): a drain that died, or a
+#   task the broker lost, is started again by `sweep_batches` (beat, every minute) or by the
+#   next event for its key.
 BATCH_CLAIM_S = 60
 BATCH_SIZE = 200
 
+# KEYS: queue, claim, lock; ARGV: token, claim seconds, batch length. Trims the batch just
+# handled only while the lock is still ours (else another drain owns the queue: the batch
+# stays, handled again by it, at least once), and renews the claim and the lock.
+_TRIM_BATCH = """
+if redis.call('get', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('ltrim', KEYS[1], tonumber(ARGV[3]), -1)
+redis.call('expire', KEYS[2], tonumber(ARGV[2]))
+redis.call('expire', KEYS[3], tonumber(ARGV[2]))
+return 1
+"""
+# KEYS: queue, claim, lock, index; ARGV: token, member. 1 = more payloads (keep draining);
+# 0 = empty: the claim and our lock are released and the key leaves the index, atomically.
+_END_DRAIN = """
+if redis.call('llen', KEYS[1]) > 0 then return 1 end
+redis.call('del', KEYS[2])
+if redis.call('get', KEYS[3]) == ARGV[1] then redis.call('del', KEYS[3]) end
+redis.call('srem', KEYS[4], ARGV[2])
+return 0
+"""
+# KEYS: lock; ARGV: token. Releases the lock only if it is still ours.
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return 0
+"""
+# KEYS: queue, claim, index; ARGV: member, claim seconds. 1 = the key had payloads and no
+# claim, and is now claimed by the caller (who must publish its drain); 0 = nothing to do
+# (a key with an empty list leaves the index).
+_SWEEP_KEY = """
+if redis.call('llen', KEYS[1]) == 0 then redis.call('srem', KEYS[3], ARGV[1]) return 0 end
+if redis.call('set', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[2])) then return 1 end
+return 0
+"""
 
-def _batch_keys(task: str, key: str) -> tuple[str, str]:
+
+def _batch_keys(task: str, key: str) -> tuple[str, str, str]:
     queue = f"events:batch:{task}:{key}"
-    return queue, f"{queue}:claim"
+    return queue, f"{queue}:claim", f"{queue}:running"
+
+
+def _batch_index(task: str) -> str:
+    return f"events:batch-index:{task}"
+
+
+def _publish_drain(celery_app, task: str, key: str, claim: str) -> None:
+    from daira.lib.redis import get_redis
+
+    try:
+        celery_app.send_task(task, kwargs={"key": key}, argsrepr="()", kwargsrepr=repr({"key": key}))
+    except Exception:
+        get_redis().delete(claim)  # so the next event (or sweep) for this key publishes again
+        raise
 
 
 def _queue_batched(celery_app, route: Batched, payload: dict[str, Any]) -> None:
     from daira.lib.redis import get_redis
 
     key = str(payload[route.key])
-    queue, claim = _batch_keys(route.task, key)
+    queue, claim, _ = _batch_keys(route.task, key)
     pipe = get_redis().pipeline(transaction=False)
     pipe.rpush(queue, json.dumps(payload))
+    pipe.sadd(_batch_index(route.task), key)  # after the push: the sweep's emptiness check sees both
     pipe.set(claim, "1", nx=True, ex=BATCH_CLAIM_S)
-    _, claimed = pipe.execute()
-    if not claimed:
-        return  # a drain is queued or running; it will see this payload
-    try:
-        celery_app.send_task(route.task, kwargs={"key": key}, argsrepr="()", kwargsrepr=repr({"key": key}))
-    except Exception:
-        get_redis().delete(claim)  # so the next event for this key publishes the task again
-        raise
+    _, _, claimed = pipe.execute()
+    if claimed:
+        _publish_drain(celery_app, route.task, key, claim)
+    # else a drain is queued or running; it will see this payload
 
 
 def drain_batches(task: str, key: str, handle: Callable[[list[dict[str, Any]]], None]) -> int:
     """Hand every payload queued for (`task`, `key`) to `handle`, oldest first, at most
     BATCH_SIZE at a time; returns how many. Called by a Batched route's task.
 
-    At least once: a batch leaves the queue only after `handle` returns, so if it raises
-    the batch stays for the next drain (which the next event for `key` starts, once the
-    claim has expired). `handle` must therefore be idempotent, and should catch a payload
-    it cannot handle rather than raise on it forever. Payloads queued while the drain ends
-    are not stranded: it releases the claim, then looks again."""
-    from daira.lib.redis import get_redis
+    At most one drain per key runs at a time: a drain that finds another running returns 0
+    (the running one sees every payload). At least once: a batch leaves the queue only after
+    `handle` returns, so if it raises the batch stays for the next drain (started by the next
+    event or the sweep once the claim has expired). `handle` must therefore be idempotent, and
+    should catch a payload it cannot handle rather than raise on it forever."""
+    import uuid
+
+    from daira.lib.redis import get_redis, registered_script
 
     redis = get_redis()
-    queue, claim = _batch_keys(task, key)
+    queue, claim, lock = _batch_keys(task, key)
+    token = uuid.uuid4().hex
+    if not redis.set(lock, token, nx=True, ex=BATCH_CLAIM_S):
+        return 0
     handled = 0
-    while True:
-        raw = redis.lrange(queue, 0, BATCH_SIZE - 1)
-        if raw:
-            handle([json.loads(item) for item in raw])
-            pipe = redis.pipeline(transaction=False)
-            pipe.ltrim(queue, len(raw), -1)  # producers only append: the head is ours alone
-            pipe.expire(claim, BATCH_CLAIM_S)
-            pipe.execute()
-            handled += len(raw)
-            continue
-        redis.delete(claim)
-        if not redis.llen(queue) or not redis.set(claim, "1", nx=True, ex=BATCH_CLAIM_S):
-            return handled  # empty, or a new event claimed it and published a drain of its own
+    try:
+        while True:
+            raw = redis.lrange(queue, 0, BATCH_SIZE - 1)
+            if raw:
+                handle([json.loads(item) for item in raw])
+                handled += len(raw)
+                if not registered_script(_TRIM_BATCH)(keys=[queue, claim, lock], args=[token, BATCH_CLAIM_S, len(raw)]):
+                    return handled  # our lock expired and another drain took the queue over
+                continue
+            if not registered_script(_END_DRAIN)(keys=[queue, claim, lock, _batch_index(task)], args=[token, key]):
+                return handled
+    except BaseException:
+        registered_script(_RELEASE_LOCK)(keys=[lock], args=[token])  # the claim stays: back off until it expires
+        raise
+
+
+def sweep_batches() -> int:
+    """Publish a drain for every batched key that has payloads but no claim: its drain died,
+    or the broker lost its task, and no new event came. Returns how many were published."""
+    from daira.celery import app as celery_app
+    from daira.lib.redis import get_redis, registered_script
+
+    redis = get_redis()
+    tasks = {route.task for routes in ROUTES.values() for route in routes if isinstance(route, Batched)}
+    published = 0
+    for task in sorted(tasks):
+        index = _batch_index(task)
+        for member in redis.sscan_iter(index, count=500):
+            key = member.decode()
+            queue, claim, _ = _batch_keys(task, key)
+            if registered_script(_SWEEP_KEY)(keys=[queue, claim, index], args=[key, BATCH_CLAIM_S]):
+                try:
+                    _publish_drain(celery_app, task, key, claim)
+                except Exception:
+                    logger.exception("event.sweep_publish_failed", extra={"task": task, "key": key})
+                    continue
+                logger.warning("event.batch_drain_restarted", extra={"task": task, "key": key})
+                published += 1
+    return published
 
 
 def emit_on_commit(name: str, **payload: Any) -> None:

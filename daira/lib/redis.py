@@ -32,6 +32,20 @@ def get_redis() -> redis.Redis:
     return _client
 
 
+_scripts: dict[str, redis.commands.core.Script] = {}
+
+
+def registered_script(source: str) -> redis.commands.core.Script:
+    """The Lua script `source` registered on the current client, called as
+    `script(keys=[...], args=[...])` (re-registered when the client changes; EVALSHA falls
+    back to EVAL when Redis lost its script cache)."""
+    client = get_redis()
+    script = _scripts.get(source)
+    if script is None or script.registered_client is not client:
+        script = _scripts[source] = client.register_script(source)
+    return script
+
+
 def reset_client() -> None:
     """Forget the client (tests that change REDIS_URL)."""
     global _client, _client_pid

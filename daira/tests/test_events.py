@@ -64,6 +64,14 @@ def test_every_route_names_an_importable_task():
     assert missing == []
 
 
+def test_every_beat_entry_names_an_importable_task():
+    from daira.celery import app
+
+    app.loader.import_default_modules()
+    missing = [entry["task"] for entry in app.conf.beat_schedule.values() if entry["task"] not in app.tasks]
+    assert missing == []
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_routed_event_runs_on_a_real_worker(routed_test_event):
@@ -127,30 +135,59 @@ def test_a_burst_for_one_key_publishes_one_task_that_drains_it_in_order(batched_
     assert record_batch_task(key="8") == 1
     # then: every payload was handled once, oldest first, and nothing is left queued or claimed
     assert _delivered() == ["7:a", "7:b", "7:c", "7:d", "7:e", "8:z"]
-    assert get_redis().keys("events:batch:*") == []
+    assert get_redis().keys("events:batch*") == []
     # and: the next event publishes a new task
     events._send(batched_test_event, {"creator_id": 7, "marker": "f"})
     assert _queued_tasks()[-1] == (BATCH_TASK, {"key": "7"})
 
 
-def test_events_queued_while_a_drain_runs_or_ends_are_handled_by_it(batched_test_event, monkeypatch):
+def test_events_queued_while_a_drain_runs_are_handled_by_it(batched_test_event, emitted_events):
     events._send(batched_test_event, {"creator_id": 7, "marker": "a"})
-    redis = get_redis()
+    seen = []
+
+    def handle_and_meet_a_late_event(payloads):
+        seen.extend(p["marker"] for p in payloads)
+        if len(seen) == 1:  # a gift that arrives while the first batch is being handled
+            events._send(batched_test_event, {"creator_id": 7, "marker": "late"})
+
+    assert events.drain_batches(BATCH_TASK, "7", handle_and_meet_a_late_event) == 2
+
+    # then: the running drain handled it, no second task was published, nothing is left
+    assert seen == ["a", "late"]
+    assert _queued_tasks() == [(BATCH_TASK, {"key": "7"})]
+    assert get_redis().keys("events:batch*") == []
+
+
+def test_a_second_drain_of_a_key_leaves_it_to_the_running_one(batched_test_event):
+    # given: a drain of creator 7 whose claim expired while it waited, so a second was published
+    for marker in "ab":
+        events._send(batched_test_event, {"creator_id": 7, "marker": marker})
+    second = []
+
+    def first_handler(payloads):
+        # when: the second drain starts while the first is handling its batch
+        second.append(events.drain_batches(BATCH_TASK, "7", lambda batch: pytest.fail("two drains at once")))
+
+    assert events.drain_batches(BATCH_TASK, "7", first_handler) == 2
+    # then: the second drain did nothing, and the first trimmed only what it handled
+    assert second == [0]
+    assert get_redis().keys("events:batch*") == []
+
+
+def test_a_drain_whose_lock_was_taken_over_trims_nothing(batched_test_event):
+    for marker in "ab":
+        events._send(batched_test_event, {"creator_id": 7, "marker": marker})
     queue = f"events:batch:{BATCH_TASK}:7"
-    original_delete = type(redis).delete
-    late = ["late"]
 
-    def delete_with_a_late_event(self, *names):
-        # an event that arrives just before the drain releases its claim: its claim failed
-        if late and names == (f"{queue}:claim",):
-            redis.rpush(queue, '{"creator_id": 7, "marker": "%s"}' % late.pop())
-        return original_delete(self, *names)
+    def slow_handler(payloads):
+        get_redis().set(f"{queue}:running", "another drain's token")  # ours expired; another took it
 
-    monkeypatch.setattr(type(redis), "delete", delete_with_a_late_event)
-
+    assert events.drain_batches(BATCH_TASK, "7", slow_handler) == 2
+    # then: the batch is still queued for the drain that owns the queue now (at least once)
+    assert get_redis().llen(queue) == 2
+    get_redis().delete(f"{queue}:running")
     assert record_batch_task(key="7") == 2
-    assert _delivered() == ["7:a", "7:late"]
-    assert redis.exists(queue, f"{queue}:claim") == 0
+    assert _delivered() == ["7:a", "7:b"]
 
 
 def test_a_failing_handler_leaves_its_batch_for_the_next_drain(batched_test_event):
@@ -184,6 +221,41 @@ def test_a_lost_broker_releases_the_claim_so_the_next_event_publishes_again(batc
 
     assert send_task.call_count == 2
     assert record_batch_task(key="7") == 2
+
+
+def test_the_sweep_restarts_a_drain_the_broker_lost(batched_test_event, mocker):
+    # given: creator 7's drain task was published and then lost, and its claim has expired
+    send_task = mocker.patch("daira.celery.app.send_task")
+    events._send(batched_test_event, {"creator_id": 7, "marker": "a"})
+    get_redis().delete(f"events:batch:{BATCH_TASK}:7:claim")
+    # and: creator 8's queue is drained, creator 9's drain is still claimed
+    events._send(batched_test_event, {"creator_id": 8, "marker": "b"})
+    assert record_batch_task(key="8") == 1
+    events._send(batched_test_event, {"creator_id": 9, "marker": "c"})
+    send_task.reset_mock()
+
+    # when: the sweep runs twice
+    assert events.sweep_batches() == 1
+    assert events.sweep_batches() == 0
+
+    # then: it published one drain for creator 7 only, which handles the stranded gift
+    send_task.assert_called_once_with(BATCH_TASK, kwargs={"key": "7"}, argsrepr="()", kwargsrepr="{'key': '7'}")
+    assert record_batch_task(key="7") == 1
+    assert _delivered() == ["8:b", "7:a"]
+    # and: drained keys have left the index; creator 9's claimed queue is still there
+    assert get_redis().smembers(f"events:batch-index:{BATCH_TASK}") == {b"9"}
+
+
+def test_the_sweep_releases_the_claim_when_the_broker_is_down(batched_test_event, mocker, caplog):
+    events._send(batched_test_event, {"creator_id": 7, "marker": "a"})
+    claim = f"events:batch:{BATCH_TASK}:7:claim"
+    get_redis().delete(claim)
+    mocker.patch("daira.celery.app.send_task", side_effect=ConnectionError("broker down"))
+
+    assert events.sweep_batches() == 0
+
+    assert "event.sweep_publish_failed" in caplog.text
+    assert not get_redis().exists(claim)  # the next sweep or event tries again
 
 
 @pytest.mark.slow

@@ -1,16 +1,20 @@
 from django.apps import AppConfig
 
 
+def project_app_labels() -> set[str]:
+    """Our apps: "daira" and every app after it in INSTALLED_APPS (settings.py)."""
+    from django.conf import settings
+
+    return set(settings.INSTALLED_APPS[settings.INSTALLED_APPS.index("daira"):])
+
+
 class DairaConfig(AppConfig):
     name = "daira"
     verbose_name = "DAIRA platform"
 
     def ready(self) -> None:
-        from django.conf import settings
-
         from daira import tracing
         from daira.lib.models import install_fast_row_loading
 
         tracing.configure()
-        # Our apps are "daira" and every app after it in INSTALLED_APPS (settings.py).
-        install_fast_row_loading(set(settings.INSTALLED_APPS[settings.INSTALLED_APPS.index("daira"):]))
+        install_fast_row_loading(project_app_labels())

@@ -3,15 +3,15 @@ instances Django's own path builds."""
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.db import models
 from django.db.models.signals import post_init
 
 from accounts.tests.factories import UserFactory
 from content import services as content_services
 from content.models import Post
+from daira.apps import project_app_labels
 
-PROJECT_APPS = set(settings.INSTALLED_APPS[settings.INSTALLED_APPS.index("daira"):])
+PROJECT_APPS = project_app_labels()
 
 
 def _django_built(model, db, values):

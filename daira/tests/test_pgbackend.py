@@ -105,3 +105,66 @@ def test_a_connection_killed_inside_the_grace_fails_one_request_and_is_replaced(
 
     # then: a new server connection serves it
     assert persistent_connection.connection.info.backend_pid != victim
+
+
+def test_timestamptz_values_load_as_djangos_loader_loads_them():
+    """The native-parsing loader gives what Django's gives: aware datetimes in UTC, for
+    microseconds, offsets, far dates and BC-free edge values, through Django's cursors and
+    through raw psycopg cursors on the same connection (the prepared-statement path)."""
+    import datetime
+
+    import psycopg
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    sql = ("SELECT v FROM unnest(ARRAY['2026-12-07 18:00:00.123456+00', '2026-06-01 03:04:05+03',"
+           "'0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999+00', '2026-03-29 02:30:00+02']"
+           "::timestamptz[]) AS v")
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        through_django = [row[0] for row in cursor.fetchall()]
+    with psycopg.Cursor(connection.connection) as raw:
+        raw.execute(sql)
+        through_psycopg = [row[0] for row in raw.fetchall()]
+
+    class DjangoLoader(BaseTzLoader):
+        timezone = datetime.timezone.utc
+
+    with psycopg.Cursor(connection.connection) as reference:
+        reference.adapters.register_loader("timestamptz", DjangoLoader)
+        reference.execute(sql)
+        expected = [row[0] for row in reference.fetchall()]
+
+    from daira.lib.pgbackend.base import _FastTzLoader
+
+    assert issubclass(connection.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT), _FastTzLoader)
+    assert through_django == through_psycopg == expected
+    assert [v.tzinfo for v in through_django] == [datetime.timezone.utc] * len(expected)
+    assert expected[0] == datetime.datetime(2026, 12, 7, 18, 0, 0, 123456, tzinfo=datetime.timezone.utc)
+
+
+def test_with_use_tz_off_values_are_naive_local_times_as_djangos_loader_gives(settings):
+    """USE_TZ off: Django sets the session to TIME_ZONE and wants naive datetimes."""
+    import datetime
+
+    import psycopg
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    class DjangoLoader(BaseTzLoader):
+        timezone = None
+
+    sql = "SELECT '2026-12-07 18:00:00+00'::timestamptz"
+    connection.close()
+    settings.USE_TZ = False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            value = cursor.fetchone()[0]
+        with psycopg.Cursor(connection.connection) as reference:
+            reference.adapters.register_loader("timestamptz", DjangoLoader)
+            reference.execute(sql)
+            expected = reference.fetchone()[0]
+    finally:
+        connection.close()
+        settings.USE_TZ = True
+    assert value == expected == datetime.datetime(2026, 12, 7, 20, 0, 0)  # Cairo, UTC+2 in December
+    assert value.tzinfo is None

@@ -13,18 +13,60 @@ previous request used it and ended with no database error less than
 dropped the connection inside that window, the request's first query fails with Django's
 OperationalError, that error marks the connection, and Django closes it when the request
 ends, as it does with health checks off. Connection pools are untouched (the pool checks).
+
+Also: timestamptz values are parsed by psycopg's C loader (see `_FastTzLoader`).
 """
 
 from __future__ import annotations
 
 import time
 
+import psycopg
 from django.conf import settings
 from django_prometheus.db.backends.postgresql import base
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+
+_TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
+# psycopg's fastest timestamptz text loader (the C one with psycopg[binary]); Django's own
+# loader subclasses the pure-Python class and so parses every value in Python: about 7.5 µs
+# a value, 63 values (0.45 ms, ~8% of the CPU) on a home-feed page.
+_NATIVE_TZ_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+
+
+class _FastTzLoader(Loader):
+    """Django's timestamptz loader (`psycopg_any.BaseTzLoader`: the value psycopg parses in
+    the session's time zone, with its tzinfo replaced by `timezone`), delegating the parsing
+    to the native loader. `timezone` is set per subclass, like Django's, so Django's own
+    check in `create_cursor` (`self.timezone != tzloader.timezone`) still works: if the
+    wrapper's zone ever differs from the connection's it registers its own loader."""
+
+    timezone = None
+
+    def __init__(self, oid, context=None):
+        super().__init__(oid, context)
+        self._native = _NATIVE_TZ_LOADER(oid, context)
+
+    def load(self, data):
+        value = self._native.load(data)
+        zone = self.timezone
+        # Already the right object in the usual case (session and Django both UTC).
+        return value if value.tzinfo is zone else value.replace(tzinfo=zone)
+
+
+def _fast_tz_loader_for(zone):
+    return type("FastTzLoader", (_FastTzLoader,), {"timezone": zone})
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _proven_alive_at: float | None = None
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        # The connection's adapters start as Django's template (its Python tz loader for
+        # `self.timezone`); replace that loader on this connection only.
+        connection.adapters.register_loader("timestamptz", _fast_tz_loader_for(self.timezone))
+        return connection
 
     def close_if_unusable_or_obsolete(self):
         # Called before and after each request. `health_check_done` is True only after the

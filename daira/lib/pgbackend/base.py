@@ -19,6 +19,7 @@ Also: timestamptz values are parsed by psycopg's C loader (see `_FastTzLoader`).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import psycopg
@@ -54,6 +55,7 @@ class _FastTzLoader(Loader):
         return value if value.tzinfo is zone else value.replace(tzinfo=zone)
 
 
+@functools.cache  # one class per zone (a handful), not one per new connection
 def _fast_tz_loader_for(zone):
     return type("FastTzLoader", (_FastTzLoader,), {"timezone": zone})
 

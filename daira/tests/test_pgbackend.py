@@ -1,10 +1,17 @@
 """daira.lib.pgbackend: the health check is skipped only for a connection that just ended a
-request cleanly (real Postgres, persistent connection)."""
+request cleanly (real Postgres, persistent connection); timestamptz values load as Django's
+own loader loads them."""
 
+import datetime
+
+import psycopg
 import pytest
 from django.db import OperationalError, close_old_connections, connection
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+from psycopg.pq import Format
 
 from accounts.models import User
+from daira.lib.pgbackend.base import _TIMESTAMPTZ_OID, _FastTzLoader
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,15 +114,22 @@ def test_a_connection_killed_inside_the_grace_fails_one_request_and_is_replaced(
     assert persistent_connection.connection.info.backend_pid != victim
 
 
+def _through_djangos_own_loader(sql: str, zone) -> list:
+    """`sql`'s first column as Django's stock timestamptz loader for `zone` loads it."""
+
+    class DjangosLoader(BaseTzLoader):
+        timezone = zone
+
+    with psycopg.Cursor(connection.connection) as reference:
+        reference.adapters.register_loader("timestamptz", DjangosLoader)
+        reference.execute(sql)
+        return [row[0] for row in reference.fetchall()]
+
+
 def test_timestamptz_values_load_as_djangos_loader_loads_them():
     """The native-parsing loader gives what Django's gives: aware datetimes in UTC, for
-    microseconds, offsets, far dates and BC-free edge values, through Django's cursors and
-    through raw psycopg cursors on the same connection (the prepared-statement path)."""
-    import datetime
-
-    import psycopg
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
-
+    microseconds, offsets, the first and last years and a DST gap, through Django's cursors
+    and through raw psycopg cursors on the same connection (the prepared-statement path)."""
     sql = ("SELECT v FROM unnest(ARRAY['2026-12-07 18:00:00.123456+00', '2026-06-01 03:04:05+03',"
            "'0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999+00', '2026-03-29 02:30:00+02']"
            "::timestamptz[]) AS v")
@@ -125,18 +139,9 @@ def test_timestamptz_values_load_as_djangos_loader_loads_them():
     with psycopg.Cursor(connection.connection) as raw:
         raw.execute(sql)
         through_psycopg = [row[0] for row in raw.fetchall()]
+    expected = _through_djangos_own_loader(sql, datetime.timezone.utc)
 
-    class DjangoLoader(BaseTzLoader):
-        timezone = datetime.timezone.utc
-
-    with psycopg.Cursor(connection.connection) as reference:
-        reference.adapters.register_loader("timestamptz", DjangoLoader)
-        reference.execute(sql)
-        expected = [row[0] for row in reference.fetchall()]
-
-    from daira.lib.pgbackend.base import _FastTzLoader
-
-    assert issubclass(connection.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT), _FastTzLoader)
+    assert issubclass(connection.connection.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT), _FastTzLoader)
     assert through_django == through_psycopg == expected
     assert [v.tzinfo for v in through_django] == [datetime.timezone.utc] * len(expected)
     assert expected[0] == datetime.datetime(2026, 12, 7, 18, 0, 0, 123456, tzinfo=datetime.timezone.utc)
@@ -144,14 +149,6 @@ def test_timestamptz_values_load_as_djangos_loader_loads_them():
 
 def test_with_use_tz_off_values_are_naive_local_times_as_djangos_loader_gives(settings):
     """USE_TZ off: Django sets the session to TIME_ZONE and wants naive datetimes."""
-    import datetime
-
-    import psycopg
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
-
-    class DjangoLoader(BaseTzLoader):
-        timezone = None
-
     sql = "SELECT '2026-12-07 18:00:00+00'::timestamptz"
     connection.close()
     settings.USE_TZ = False
@@ -159,10 +156,7 @@ def test_with_use_tz_off_values_are_naive_local_times_as_djangos_loader_gives(se
         with connection.cursor() as cursor:
             cursor.execute(sql)
             value = cursor.fetchone()[0]
-        with psycopg.Cursor(connection.connection) as reference:
-            reference.adapters.register_loader("timestamptz", DjangoLoader)
-            reference.execute(sql)
-            expected = reference.fetchone()[0]
+        [expected] = _through_djangos_own_loader(sql, None)
     finally:
         connection.close()
         settings.USE_TZ = True

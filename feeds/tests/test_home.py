@@ -120,7 +120,8 @@ def test_fan_in_set_lost_with_redis_is_refilled_from_postgres(make_user, publish
 
 
 def test_the_merge_in_redis_orders_dedupes_truncates_and_reports_exhaustion_and_lost_sets():
-    # given: a home feed and two author sets sharing one entry, with a tie on the score
+    # given: a home feed and two author sets sharing one entry, with a tie on the score (two
+    # reposts shared at the same instant); a post's score is its id, a repost's its own id
     client = get_redis()
     home, author_a, author_b, author_lost = 910_000_001, 910_000_002, 910_000_003, 910_000_004
     keys = [timelines.home_key(home), timelines.author_key(author_a), timelines.author_key(author_b),
@@ -128,7 +129,7 @@ def test_the_merge_in_redis_orders_dedupes_truncates_and_reports_exhaustion_and_
     client.delete(*keys)
     client.zadd(keys[0], {"_": 0, "100:7": 100, "300:7": 300})
     client.zadd(keys[1], {"_": 0, "300:7": 300, "200:8": 200, "250:8:9": 250})
-    client.zadd(keys[2], {"_": 0, "99:5": 250, "400:5": 400})
+    client.zadd(keys[2], {"_": 0, "99:5:6": 250, "400:5": 400})
     script = timelines.merge_newest_script()
 
     def merge(high="+inf", batch=10):
@@ -138,11 +139,35 @@ def test_the_merge_in_redis_orders_dedupes_truncates_and_reports_exhaustion_and_
 
     # then: newest first, a member once, ties broken by post id (longer id = bigger), the
     # marker never returned, and the lost set named by its index among the author keys
-    assert merge() == (True, [3], [("400:5", 400), ("300:7", 300), ("250:8:9", 250), ("99:5", 250),
+    assert merge() == (True, [3], [("400:5", 400), ("300:7", 300), ("250:8:9", 250), ("99:5:6", 250),
                                    ("200:8", 200), ("100:7", 100)])
     # a window cut at `batch` is not exhausted, and the bound is exclusive
     assert merge(batch=2) == (False, [3], [("400:5", 400), ("300:7", 300)])
-    assert merge(high="(300", batch=3) == (False, [3], [("250:8:9", 250), ("99:5", 250), ("200:8", 200)])
+    assert merge(high="(300", batch=3) == (False, [3], [("250:8:9", 250), ("99:5:6", 250), ("200:8", 200)])
+    client.delete(*keys)
+
+
+def test_the_merge_in_redis_orders_snowflake_ids_that_share_a_double_by_their_exact_ids():
+    # given: real snowflake ids are above 2**53, where neighbours share one double (Redis
+    # stores scores as doubles): two posts and a repost one apart, in two sets
+    client = get_redis()
+    keys = [timelines.home_key(910_000_011), timelines.author_key(910_000_012)]
+    client.delete(*keys)
+    base = 2**60  # doubles here are 256 apart
+    older, newer, repost_id = base + 1, base + 3, base + 2
+    client.zadd(keys[0], {"_": 0, f"{older}:7": older, f"{newer}:7": newer})
+    client.zadd(keys[1], {"_": 0, "55:8:9": repost_id})
+    assert client.zscore(keys[0], f"{older}:7") == client.zscore(keys[0], f"{newer}:7")
+    script = timelines.merge_newest_script()
+
+    # when
+    exhausted, missing, *flat = script(keys=keys, args=["+inf", 10], client=client)
+
+    # then: the post with the bigger id first, and the repost, whose own id is lost in the
+    # double, after them (ties go by post id); posts' scores come back as their exact ids
+    assert [m.decode() for m in flat[0::2]] == [f"{newer}:7", f"{older}:7", "55:8:9"]
+    assert [int(s) for s in flat[1:4:2]] == [newer, older]
+    assert float(flat[5]) == float(repost_id)
     client.delete(*keys)
 
 

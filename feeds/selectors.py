@@ -137,7 +137,7 @@ _NOT_READ = object()
 
 def big_following_ids(user_id: int, *, cached=_NOT_READ) -> list[int]:
     """Big accounts (fan-in) `user_id` follows, cached in Redis for a few minutes.
-    `cached`: the cache key's value when the caller already read it (in its pipeline)."""
+    `cached`: the cache key's value when the caller already read it (None: not cached)."""
     client = get_redis()
     key = timelines.big_following_key(user_id)
     if cached is _NOT_READ:
@@ -153,14 +153,19 @@ def big_following_ids(user_id: int, *, cached=_NOT_READ) -> list[int]:
     return found
 
 
-def _fetch_entries(client, key: str, big: list[int], upper: int | None, batch: int) -> tuple[list[Entry], bool]:
+def _fetch_entries(client, key: str, big: list[int], upper: int | None, batch: int,
+                   merged: list | None = None) -> tuple[list[Entry], bool]:
     """The newest `batch` entries below `upper` of the home feed merged with the sets of
     the big accounts followed (by snowflake score), merged inside Redis in one round trip
-    (`timelines.merge_newest_script`). Returns (entries, exhausted)."""
+    (`timelines.merge_newest_script`). `merged`: that script's reply for these arguments
+    when the caller already has it (from `timelines.home_first_read_script`).
+    Returns (entries, exhausted)."""
     high = f"({upper}" if upper is not None else "+inf"
     keys = [key] + [timelines.author_key(author_id) for author_id in big]
     script = timelines.merge_newest_script()
-    exhausted, missing, *flat = script(keys=keys, args=[high, batch], client=client)
+    if merged is None:
+        merged = script(keys=keys, args=[high, batch], client=client)
+    exhausted, missing, *flat = merged
     if missing:
         # Author sets lost with Redis: refill them from Postgres once, then merge again (a set
         # still missing then, evicted again at once, counts as empty for this read).
@@ -217,31 +222,34 @@ def home_pull_page(*, viewer, max_id: int | None = None, limit: int = 20) -> Fee
 def _home_chronological(viewer, vid: int, max_id: int | None, limit: int) -> FeedPage:
     client = get_redis()
     key = timelines.home_key(vid)
-    with client.pipeline(transaction=False) as pipe:
-        pipe.exists(key)
-        pipe.exists(timelines.rebuild_lock_key(vid))
-        pipe.expire(key, timelines.feed_ttl_seconds())
-        pipe.zcard(key)
-        pipe.get(timelines.big_following_key(vid))
-        exists, locked, _, size, big_cached = pipe.execute()
-    if not exists or locked:
-        if not exists:
-            services.home_feed_request_rebuild(user_id=vid)
-        return home_pull_page(viewer=viewer, max_id=max_id, limit=limit)
-
-    big = big_following_ids(vid, cached=big_cached)
     want = limit + 1
-    items: list[FeedItem] = []
-    seen: set[int] = set()
-    upper = max_id
     # Most pages lose nothing to the policy (blocks, mutes, unfollows and deletions also take
     # entries out of the feeds when they happen): ask for exactly one page (+1, to know whether
     # there is more) first, and double only when filtering ate into it, so a normal page loads
-    # limit + 1 rows.
+    # limit + 1 rows. The first window comes with the feed's state in one round trip.
     batch = want
+    state, *reply = timelines.home_first_read_script()(
+        keys=[key, timelines.rebuild_lock_key(vid), timelines.big_following_key(vid)],
+        args=[timelines.feed_ttl_seconds(), f"({max_id}" if max_id is not None else "+inf", batch,
+              timelines.AUTHOR_KEY_PREFIX],
+        client=client,
+    )
+    if state in (b"cold", b"locked"):
+        if state == b"cold":
+            services.home_feed_request_rebuild(user_id=vid)
+        return home_pull_page(viewer=viewer, max_id=max_id, limit=limit)
+    size = int(reply[0])
+    if state == b"ok":
+        big, merged = big_following_ids(vid, cached=reply[1]), reply[2:]
+    else:  # "no-big": the list of big accounts followed expired; compute it, then merge
+        big, merged = big_following_ids(vid, cached=None), None
+    items: list[FeedItem] = []
+    seen: set[int] = set()
+    upper = max_id
     exhausted = False
     for _ in range(MAX_ROUNDS):
-        entries, exhausted = _fetch_entries(client, key, big, upper, batch)
+        entries, exhausted = _fetch_entries(client, key, big, upper, batch, merged)
+        merged = None
         if not entries:
             exhausted = True
             break

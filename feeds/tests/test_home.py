@@ -171,6 +171,61 @@ def test_the_merge_in_redis_orders_snowflake_ids_that_share_a_double_by_their_ex
     client.delete(*keys)
 
 
+def test_the_first_read_reports_the_feeds_state_then_merges_with_the_cached_big_accounts():
+    # given: a reader's keys, and two big accounts, one of whose sets was lost
+    client = get_redis()
+    reader, big_a, big_lost = 910_000_021, 910_000_022, 910_000_023
+    home, lock, big_list = (timelines.home_key(reader), timelines.rebuild_lock_key(reader),
+                            timelines.big_following_key(reader))
+    client.delete(home, lock, big_list, timelines.author_key(big_a), timelines.author_key(big_lost))
+    script = timelines.home_first_read_script()
+
+    def first_read(high="+inf", batch=10):
+        return script(keys=[home, lock, big_list], args=[3600, high, batch, timelines.AUTHOR_KEY_PREFIX],
+                      client=client)
+
+    # then: no feed is cold, a feed being rebuilt is locked
+    assert first_read() == [b"cold"]
+    client.zadd(home, {"_": 0, "100:7": 100, "300:7": 300})
+    client.set(lock, "1")
+    assert first_read() == [b"locked"]
+    # a warm feed gets its TTL back and its size; an expired big-account list is asked for
+    client.delete(lock)
+    assert first_read() == [b"no-big", 3]
+    assert 0 < client.ttl(home) <= 3600
+    # with the list cached, the reply is the merge of the feed and the sets it names (the lost
+    # one reported by its index), the same as the merge script's for those keys
+    client.set(big_list, f"{big_a},{big_lost}")
+    client.zadd(timelines.author_key(big_a), {"_": 0, "200:8": 200, "400:8": 400})
+    merge = timelines.merge_newest_script()
+    for high, batch in (("+inf", 10), ("+inf", 2), ("(300", 10)):
+        expected = merge(keys=[home, timelines.author_key(big_a), timelines.author_key(big_lost)],
+                         args=[high, batch], client=client)
+        assert first_read(high, batch) == [b"ok", 3, f"{big_a},{big_lost}".encode(), *expected]
+    assert first_read()[3:] == [1, [2], b"400:8", b"400", b"300:7", b"300", b"200:8", b"200", b"100:7", b"100"]
+    # an empty cached list (no big accounts followed) merges the feed alone
+    client.set(big_list, "")
+    assert first_read(batch=1) == [b"ok", 3, b"", 0, [], b"300:7", b"300"]
+    client.delete(home, big_list, timelines.author_key(big_a))
+
+
+def test_a_home_read_with_the_big_account_list_expired_computes_it_and_shows_the_same_page(
+        make_user, publish, committed, settings):
+    settings.FANOUT_MAX_FOLLOWERS = 0
+    big, reader = make_user(), make_user()
+    follow(committed, reader, big)
+    b1 = publish(big, "b1")
+    services.home_feed_rebuild(user_id=reader.pk, force=True)
+    get_redis().delete(timelines.big_following_key(reader.pk))
+
+    first = page_ids(selectors.home_feed(viewer=reader, limit=10))  # computes and caches the list
+    cached = get_redis().get(timelines.big_following_key(reader.pk))
+    second = page_ids(selectors.home_feed(viewer=reader, limit=10))  # reads it in the first read
+
+    assert first == second == [b1.pk]
+    assert cached == str(big.pk).encode()
+
+
 @pytest.fixture
 def warm_pair(make_user, publish, committed):
     """A reader following an author, with a warm feed holding one post by that author."""

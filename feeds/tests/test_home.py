@@ -105,12 +105,20 @@ def test_big_accounts_are_not_fanned_out_and_are_merged_in_by_id(make_user, publ
     assert all_pages(reader, limit=3) == [[b2.pk, s2.pk, b1.pk], [s1.pk]]
 
 
-def test_fan_in_set_lost_with_redis_is_refilled_from_postgres(make_user, publish, committed, settings):
+@pytest.fixture
+def fan_in_reader(make_user, publish, committed, settings):
+    """(big account, reader following it with a warm feed, the big account's one post), with
+    every account big (FANOUT_MAX_FOLLOWERS = 0): the reader sees the post by fan-in."""
     settings.FANOUT_MAX_FOLLOWERS = 0
     big, reader = make_user(), make_user()
     follow(committed, reader, big)
-    b1 = publish(big, "b1")
+    post = publish(big, "b1")
     services.home_feed_rebuild(user_id=reader.pk, force=True)
+    return big, reader, post
+
+
+def test_fan_in_set_lost_with_redis_is_refilled_from_postgres(fan_in_reader):
+    big, reader, b1 = fan_in_reader
     get_redis().delete(timelines.author_key(big.pk))
 
     page = selectors.home_feed(viewer=reader, limit=10)
@@ -209,13 +217,8 @@ def test_the_first_read_reports_the_feeds_state_then_merges_with_the_cached_big_
     client.delete(home, big_list, timelines.author_key(big_a))
 
 
-def test_a_home_read_with_the_big_account_list_expired_computes_it_and_shows_the_same_page(
-        make_user, publish, committed, settings):
-    settings.FANOUT_MAX_FOLLOWERS = 0
-    big, reader = make_user(), make_user()
-    follow(committed, reader, big)
-    b1 = publish(big, "b1")
-    services.home_feed_rebuild(user_id=reader.pk, force=True)
+def test_a_home_read_with_the_big_account_list_expired_computes_it_and_shows_the_same_page(fan_in_reader):
+    big, reader, b1 = fan_in_reader
     get_redis().delete(timelines.big_following_key(reader.pk))
 
     first = page_ids(selectors.home_feed(viewer=reader, limit=10))  # computes and caches the list

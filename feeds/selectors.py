@@ -160,7 +160,7 @@ def _fetch_entries(client, key: str, big: list[int], upper: int | None, batch: i
     (`timelines.merge_newest_script`). `merged`: that script's reply for these arguments
     when the caller already has it (from `timelines.home_first_read_script`).
     Returns (entries, exhausted)."""
-    high = f"({upper}" if upper is not None else "+inf"
+    high = timelines.scores_below(upper)
     keys = [key] + [timelines.author_key(author_id) for author_id in big]
     script = timelines.merge_newest_script()
     if merged is None:
@@ -230,7 +230,7 @@ def _home_chronological(viewer, vid: int, max_id: int | None, limit: int) -> Fee
     batch = want
     state, *reply = timelines.home_first_read_script()(
         keys=[key, timelines.rebuild_lock_key(vid), timelines.big_following_key(vid)],
-        args=[timelines.feed_ttl_seconds(), f"({max_id}" if max_id is not None else "+inf", batch,
+        args=[timelines.feed_ttl_seconds(), timelines.scores_below(max_id), batch,
               timelines.AUTHOR_KEY_PREFIX],
         client=client,
     )

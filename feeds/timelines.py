@@ -4,7 +4,8 @@ Keys (all in the Redis db of `daira.lib.redis.get_redis()`):
 
 - `feed:home:<user_id>`: sorted set, the user's home timeline. Score = the entry's
   snowflake id (the post id, or the repost id for a repost, so a repost shows when it
-  was shared; the merge script relies on a post's score being its id). Member = `"<post_id>:<author_id>"` for a post, or
+  was shared; the merge script relies on a post's score being its id).
+  Member = `"<post_id>:<author_id>"` for a post, or
   `"<post_id>:<author_id>:<reposter_id>"` for a repost: the author and reposter are in
   the member so unfollow / block / mute can drop entries without touching Postgres.
   A member `"_"` with score 0 marks a rebuilt feed that had nothing in it (an existing
@@ -57,6 +58,11 @@ def big_following_key(user_id: int) -> str:
 
 def ranked_key(user_id: int) -> str:
     return f"feed:ranked:{user_id}"
+
+
+def scores_below(upper: int | None) -> str:
+    """The scripts' upper bound: scores strictly below `upper`, or all of them (None)."""
+    return f"({upper}" if upper is not None else "+inf"
 
 
 def feed_ttl_seconds() -> int:
@@ -129,7 +135,7 @@ def push_if_exists_script():
 # Lua numbers (an integer reply would truncate them).
 # The windows are read without WITHSCORES: a post's score is its post id, the member's
 # prefix, so only a repost's score is looked up (ZSCORE). Redis 6.2 formats every double it
-# replies with through snprintf("%.17g"), which was 60% of this script's time for seven sets.
+# replies with through snprintf("%.17g"): about half of this script's time for seven sets.
 _MERGE_FUNCTION = """
 local function merge(keys, high, batch)
   local lists, sources, pos, missing = {}, {}, {}, {}

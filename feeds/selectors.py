@@ -160,18 +160,18 @@ def _fetch_entries(client, key: str, big: list[int], upper: int | None, batch: i
     (`timelines.merge_newest_script`). `merged`: that script's reply for these arguments
     when the caller already has it (from `timelines.home_first_read_script`).
     Returns (entries, exhausted)."""
-    high = timelines.scores_below(upper)
-    keys = [key] + [timelines.author_key(author_id) for author_id in big]
-    script = timelines.merge_newest_script()
-    if merged is None:
-        merged = script(keys=keys, args=[high, batch], client=client)
-    exhausted, missing, *flat = merged
+    def merge() -> list:
+        keys = [key] + [timelines.author_key(author_id) for author_id in big]
+        return timelines.merge_newest_script()(keys=keys, args=[timelines.scores_below(upper), batch],
+                                               client=client)
+
+    exhausted, missing, *flat = merge() if merged is None else merged
     if missing:
         # Author sets lost with Redis: refill them from Postgres once, then merge again (a set
         # still missing then, evicted again at once, counts as empty for this read).
         for index in missing:
             services.author_recent_refill(author_id=big[int(index) - 1])
-        exhausted, _, *flat = script(keys=keys, args=[high, batch], client=client)
+        exhausted, _, *flat = merge()
     entries = []
     for position in range(0, len(flat), 2):
         entry = timelines.parse_member(flat[position], float(flat[position + 1]))

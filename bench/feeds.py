@@ -4,6 +4,7 @@ Run by hand (never in the test suite):
 
     DAIRA_DEBUG=true .venv/bin/python bench/feeds.py                       # full size
     DAIRA_DEBUG=true .venv/bin/python bench/feeds.py --users 20000 --follows 1000000 --posts 200000
+    DAIRA_DEBUG=true .venv/bin/python bench/feeds.py --only-home-in-process   # figure 3 alone
 
 Full size: 100,000 users, about 5,000,000 follows (power law: a few accounts above
 10,000 followers), 1,000,000 posts, all loaded with COPY into its own database
@@ -644,9 +645,13 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--only-search", action="store_true", help="just the search figures (in process and HTTP)")
+    parser.add_argument("--only-home-in-process", action="store_true",
+                        help="just figure 3: the home pages in process, fan-out vs pull (minutes, not the full run)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the JSON report")
     args = parser.parse_args()
     args.search_posts = min(args.search_posts, args.posts)
+    if args.only_search and args.only_home_in_process:
+        parser.error("--only-search and --only-home-in-process exclude each other")
 
     url = _server_url()
     _ensure_database(url)
@@ -676,19 +681,21 @@ def main() -> None:
         max_followers = cursor.fetchone()[0]
 
     viewers = _viewers()
-    fanout = in_process = http = None
-    if not args.only_search:
+    fanout = in_process = search = http = None
+    if not args.only_search and not args.only_home_in_process:
         print("fan-out ...", flush=True)
         fanout = _fanout(args)
         print(json.dumps({k: v for k, v in fanout.items() if k != "runs"}), flush=True)
+    if not args.only_search:
         print("in-process home pages ...", flush=True)
         in_process = _in_process(viewers, args.repeat)
         print(json.dumps({c: {k: v for k, v in r.items() if k != "pull_raw_plan"} for c, r in in_process.items()},
                          indent=1), flush=True)
-    print("search in process ...", flush=True)
-    search = _search_in_process(viewers[CLASSES[0]][0], args.search_repeat)
-    print(json.dumps(search, indent=1), flush=True)
-    if not args.skip_http:
+    if not args.only_home_in_process:
+        print("search in process ...", flush=True)
+        search = _search_in_process(viewers[CLASSES[0]][0], args.search_repeat)
+        print(json.dumps(search, indent=1), flush=True)
+    if not args.skip_http and not args.only_home_in_process:
         print("HTTP (uvicorn) ...", flush=True)
         http = _http(args, viewers, search_only=args.only_search)
         print(json.dumps(http, indent=1), flush=True)

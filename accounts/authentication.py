@@ -15,7 +15,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.models import DeviceSession, User
-from daira.lib.prepared import PreparedQuery
+from daira.lib.prepared import PreparedQuery, execute_prepared
 
 # Writing last-seen on every request would turn reads into writes; once a minute is enough
 # for the sessions screen and activity status.
@@ -24,6 +24,13 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 # Every authenticated request runs it: compiled once, a prepared statement (daira/lib/prepared.py).
 _SESSION_WITH_USER = PreparedQuery(lambda variant, slots: DeviceSession.objects.select_related("user").filter(
     pk=slots.value("session_id"), user_id=slots.value("user_id"))[:1])
+
+# The once-a-minute refresh of the session's last-seen and the user's last-active time, in
+# one prepared statement (one round trip instead of two UPDATE queries).
+_TOUCH_SESSION_AND_USER = (
+    f'WITH touched AS (UPDATE "{DeviceSession._meta.db_table}" SET "last_seen_at" = %s WHERE "id" = %s)'
+    f' UPDATE "{User._meta.db_table}" SET "last_active_at" = %s WHERE "id" = %s'
+)
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -58,7 +65,6 @@ class SessionJWTAuthentication(JWTAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("This account is not active.", code="user_inactive")
         if session.last_seen_at < now - LAST_SEEN_RESOLUTION:
-            DeviceSession.objects.filter(pk=session.pk).update(last_seen_at=now)
-            User.objects.filter(pk=user.pk).update(last_active_at=now)
+            execute_prepared(_TOUCH_SESSION_AND_USER, [now, session.pk, now, user.pk])
         user.current_session_id = session.pk
         return user

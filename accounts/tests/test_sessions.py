@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuthEvent, DeviceSession
@@ -152,6 +156,32 @@ def test_logout_ends_this_session_only(api_client):
 
     assert api_client.get("/api/v1/me").status_code == 401
     assert _refresh(type(api_client)(), tokens.refresh).status_code == 401
+
+
+def test_requests_refresh_last_seen_at_most_once_a_minute(api_client):
+    # given a session last seen ten minutes ago
+    user = UserFactory()
+    login = login_for(user)
+    old = timezone.now() - timedelta(minutes=10)
+    DeviceSession.objects.filter(pk=login.session.pk).update(last_seen_at=old)
+    type(user).objects.filter(pk=user.pk).update(last_active_at=old)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.tokens.access}")
+
+    # when it makes a request, and another within the minute
+    with CaptureQueriesContext(connection) as first:
+        assert api_client.get("/api/v1/me").status_code == 200
+    session = DeviceSession.objects.get(pk=login.session.pk)
+    user.refresh_from_db()
+    with CaptureQueriesContext(connection) as second:
+        assert api_client.get("/api/v1/me").status_code == 200
+
+    # then the first moved both clocks forward together, in one statement; the second wrote nothing
+    touches = [q["sql"] for q in first.captured_queries if 'SET "last_seen_at"' in q["sql"]]
+    assert len(touches) == 1 and 'SET "last_active_at"' in touches[0]
+    assert session.last_seen_at > old
+    assert user.last_active_at == session.last_seen_at
+    assert DeviceSession.objects.get(pk=login.session.pk).last_seen_at == session.last_seen_at
+    assert not [q["sql"] for q in second.captured_queries if 'SET "last_seen_at"' in q["sql"]]
 
 
 def test_token_without_session_claim_is_refused(api_client):
